@@ -1,0 +1,20 @@
+# segsearch — the two commands: `make run` and `make test`. See README.md.
+.PHONY: run up down test setup bench lint
+
+run:     ## install what is missing, start everything in the foreground (Ctrl-C stops)
+	@bash scripts/run.sh
+
+up:      ## the same services in the background; returns when /healthz is green
+	@bash scripts/services.sh start dev
+
+down:    ## stop exactly what `make up` started
+	@bash scripts/services.sh stop dev
+
+test:    ## install what is missing, throw-away ES + Redis, the whole suite
+	@bash scripts/test.sh
+
+setup:   ## only install (venv, redis-server, Elasticsearch)
+	@bash scripts/setup.sh
+
+lint:
+	@.venv/bin/python -m ruff check segsearch workers tests

@@ -1,0 +1,23 @@
+"""The HTTP API: flask-smorest blueprints under /api/v1, one error shape."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from segsearch.api import errors
+
+
+def register_api(app: Flask) -> Api:
+    from segsearch.api import customers, feed, health
+
+    app.config.update(
+        API_TITLE="segsearch", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
+    )
+    api = Api(app)
+    for blp in (health.blp, feed.blp, customers.blp):
+        api.register_blueprint(blp)
+    errors.register(app)
+    return api

@@ -1,0 +1,136 @@
+"""The data feed (CONTRACT section 3): ingest role, JSON in, 422 naming bad fields."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from segsearch.api.security import refresh_arg, requires
+from segsearch.api.views import customer_out
+from segsearch.errors import Invalid
+from segsearch.extensions import services
+
+blp = Blueprint("feed", __name__, url_prefix="/api/v1", description="Data feed")
+
+
+def _body() -> Any:
+    """The JSON body; malformed or missing JSON is a 422 like any other bad body."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise Invalid("The body must be JSON.", {"_schema": ["Missing or malformed JSON."]})
+    return data
+
+
+def _bulk_items(key: str) -> list:
+    data = _body()
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise Invalid(f"The body must be {{\"{key}\": [...]}}.", {key: ["Missing or not a list."]})
+    limit = services().config["BULK_MAX_ITEMS"]
+    if len(data[key]) > limit:
+        raise Invalid(f"At most {limit} items per request.", {key: [f"More than {limit} items."]})
+    return data[key]
+
+
+@blp.route("/customers/<string:customer_id>")
+class Customer(MethodView):
+    @requires("feed:write")
+    @blp.doc(summary="Upsert a customer", responses={"201": {"description": "created"},
+                                                     "200": {"description": "updated"}})
+    def put(self, customer_id: str):
+        doc, created = services().feed.put_customer(customer_id, _body(), refresh_arg())
+        return customer_out(doc), 201 if created else 200
+
+    @requires("customers:read")
+    @blp.doc(summary="A customer with derived fields, segments and user groups")
+    def get(self, customer_id: str):
+        return customer_out(services().feed.get_customer(customer_id))
+
+    @requires("feed:write")
+    @blp.doc(summary="Erase a customer with its orders and membership")
+    def delete(self, customer_id: str):
+        services().feed.delete_customer(customer_id, refresh_arg())
+        return "", 204
+
+
+@blp.route("/customers/_bulk", methods=["POST"])
+@requires("feed:write")
+@blp.doc(summary="Upsert up to 5000 customers; good items land, bad ones are named")
+def customers_bulk():
+    return services().feed.bulk_customers(_bulk_items("customers"), refresh_arg())
+
+
+@blp.route("/orders/<string:order_id>", methods=["PUT"])
+@requires("feed:write")
+@blp.doc(summary="Upsert an order; its customer's aggregates follow")
+def order_put(order_id: str):
+    order, created = services().feed.put_order(order_id, _body(), refresh_arg())
+    return order, 201 if created else 200
+
+
+@blp.route("/orders/_bulk", methods=["POST"])
+@requires("feed:write")
+@blp.doc(summary="Upsert up to 5000 orders")
+def orders_bulk():
+    return services().feed.bulk_orders(_bulk_items("orders"), refresh_arg())
+
+
+def _put_products(items: list) -> dict:
+    svc = services()
+    result = svc.feed.catalog.put_products(items, refresh_arg())
+    if result["regrouped"]:
+        svc.enqueue("workers.jobs.rederive_products", svc.indices.prefix, result["regrouped"])
+    return result
+
+
+@blp.route("/products/<string:product_id>", methods=["PUT"])
+@requires("feed:write")
+@blp.doc(summary="Upsert a product {name, price, groups}")
+def product_put(product_id: str):
+    body = _body()
+    if isinstance(body, dict):
+        if body.get("id") not in (None, product_id):
+            raise Invalid("Invalid body.", {"id": ["Does not match the URL."]})
+        body = {**body, "id": product_id}
+    result = _put_products([body])
+    if result["errors"]:
+        errors = result["errors"][0]["errors"]
+        raise Invalid("Invalid fields: " + ", ".join(sorted(errors)), errors)
+    return body, 201 if result["created"] else 200
+
+
+@blp.route("/products/_bulk", methods=["POST"])
+@requires("feed:write")
+@blp.doc(summary="Upsert up to 5000 products")
+def products_bulk():
+    result = _put_products(_bulk_items("products"))
+    return {"indexed": result["indexed"], "errors": result["errors"]}
+
+
+@blp.route("/product-groups/<string:group_id>", methods=["PUT"])
+@requires("feed:write")
+@blp.doc(summary="Upsert a product group {name, parent_id}: groups form a tree")
+def group_put(group_id: str):
+    svc = services()
+    existed = group_id in svc.feed.catalog.parents()
+    group, regrouped = svc.feed.catalog.put_group(group_id, _body(), refresh_arg())
+    if regrouped:
+        svc.enqueue("workers.jobs.rederive_products", svc.indices.prefix, regrouped)
+    return group, 200 if existed else 201
+
+
+@blp.route("/custom-fields/<string:code>", methods=["PUT"])
+@requires("feed:write")
+@blp.doc(summary="Register a custom field {label, type}")
+def custom_field_put(code: str):
+    field, created = services().feed.catalog.put_custom_field(code, _body(), refresh_arg())
+    return field, 201 if created else 200
+
+
+@blp.route("/custom-fields", methods=["GET"])
+@requires("segments:read")
+@blp.doc(summary="Registered custom fields")
+def custom_fields_list():
+    items = services().feed.catalog.custom_fields()
+    return {"items": items, "next_cursor": None, "total": len(items)}

@@ -1,0 +1,55 @@
+"""Every setting with its default. Environment variables override (see README)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # An external cluster instead of the embedded node started by the scripts.
+    "ES_URL": "http://127.0.0.1:9200",
+    "REDIS_URL": "redis://127.0.0.1:6380/0",
+    # Index and queue names are prefixed so several instances (and tests) share a node.
+    "INDEX_PREFIX": "segsearch-",
+    # Accepted as an admin bearer token: for automation and the first start.
+    "BOOTSTRAP_TOKEN": None,
+    # Dynamic segments are re-formed this often (the seeds' four hours).
+    "RECALC_INTERVAL_SECONDS": 14400,
+    # The calendar day used by relative dates and day-level date comparisons.
+    "TIMEZONE": "UTC",
+    "PORT": 8000,
+    # Upper bound of one bulk request body (items).
+    "BULK_MAX_ITEMS": 5000,
+    # Optimistic-concurrency retries for one customer document before giving up (409).
+    "OCC_RETRIES": 20,
+}
+
+# Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.
+_BARE = {"ES_URL", "REDIS_URL"}
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Defaults overridden by the environment, values coerced to the default's type."""
+    env = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        name = key if key in _BARE else f"SEGSEARCH_{key}"
+        if name in env and env[name] != "":
+            config[key] = _coerce(env[name], default)
+    return config
+
+
+def _coerce(value: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return value.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    return value
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Fail at start, not at the first request, on settings that cannot work."""
+    from zoneinfo import ZoneInfo
+
+    ZoneInfo(config["TIMEZONE"])  # raises for an unknown zone
+    if int(config["RECALC_INTERVAL_SECONDS"]) < 60:
+        raise ValueError("SEGSEARCH_RECALC_INTERVAL_SECONDS must be at least 60")

@@ -1,0 +1,70 @@
+"""Services bound to the app in init_app and kept in app.extensions (no import-time state)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, Retry
+
+from segsearch.auth.tokens import TokenStore
+from segsearch.feed.service import Feed
+from segsearch.search import indices as idx
+from segsearch.search.client import make_client
+from segsearch.search.indices import Indices
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: dict[str, Any]
+    es: Elasticsearch
+    redis: Redis
+    indices: Indices
+    feed: Feed
+    tokens: TokenStore
+    queue: Queue
+    ready: bool = field(default=False)
+
+    def enqueue(self, func: str, *args: Any, **kwargs: Any):
+        """The one enqueue wrapper: timeouts, retries and TTLs are set here."""
+        return self.queue.enqueue(func, *args, job_timeout=3600, result_ttl=86400,
+                                  failure_ttl=86400, retry=Retry(max=3, interval=[5, 30, 120]),
+                                  **kwargs)
+
+    def ensure_indices(self) -> bool:
+        """Templates and aliases in place; False (and retried later) while ES is down."""
+        if not self.ready:
+            try:
+                idx.ensure(self.es, self.indices)
+                self.ready = True
+            except Exception as err:  # the node may still be starting
+                log.warning("Elasticsearch not ready: %s", err)
+        return self.ready
+
+
+def build_services(config: dict[str, Any]) -> Services:
+    es = make_client(config["ES_URL"])
+    indices = Indices(config["INDEX_PREFIX"])
+    redis = Redis.from_url(config["REDIS_URL"])
+    return Services(
+        config=config, es=es, redis=redis, indices=indices,
+        queue=Queue(f"{config['INDEX_PREFIX']}default", connection=redis),
+        feed=Feed(es, indices, occ_retries=config["OCC_RETRIES"]),
+        tokens=TokenStore(es, indices, config.get("BOOTSTRAP_TOKEN")),
+    )
+
+
+def init_app(app: Flask) -> Services:
+    services = build_services(app.config["SEGSEARCH"])
+    app.extensions["segsearch"] = services
+    services.ensure_indices()
+    return services
+
+
+def services() -> Services:
+    return current_app.extensions["segsearch"]

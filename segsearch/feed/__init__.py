@@ -1,0 +1,1 @@
+"""The data feed: customers, orders, products, product groups, custom fields in."""

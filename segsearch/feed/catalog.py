@@ -1,0 +1,116 @@
+"""Products, the product-group tree and custom-field definitions.
+
+Each product document keeps `group_closure` (its groups with every ancestor), so an
+order write needs one mget to know every group it touches.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from elasticsearch import Elasticsearch, helpers
+
+from segsearch.errors import Conflict, Invalid
+from segsearch.feed import derive
+from segsearch.feed.schemas import CustomFieldSchema, ProductGroupSchema, ProductSchema, load
+from segsearch.search import indices as idx
+from segsearch.search.indices import Indices
+
+# Elasticsearch mapping of each custom-field type (CONTRACT section 3).
+CUSTOM_MAPPING = {"string": {"type": "keyword"}, "integer": {"type": "long"},
+                  "decimal": {"type": "double"}, "date": {"type": "date", "format": "strict_date"},
+                  "boolean": {"type": "boolean"}}
+MAX_TERMS = 10_000
+
+
+class Catalog:
+    def __init__(self, es: Elasticsearch, indices: Indices):
+        self.es = es
+        self.indices = indices
+
+    # -- product groups ------------------------------------------------------------
+    def parents(self) -> dict[str, str | None]:
+        res = self.es.search(index=self.indices.product_groups, size=MAX_TERMS,
+                             _source=["parent_id"], query={"match_all": {}})
+        return {h["_id"]: h["_source"].get("parent_id") for h in res["hits"]["hits"]}
+
+    def put_group(self, group_id: str, data: Any, refresh: str | None = None) -> tuple[dict, list[str]]:
+        """Upsert a group; returns it and the products whose closure changed."""
+        group = load(ProductGroupSchema(), data, ident=group_id)
+        parents = self.parents()
+        created = group_id not in parents
+        parents[group_id] = group["parent_id"]
+        if group["parent_id"] and group_id in derive.group_closure([group["parent_id"]], parents):
+            raise Invalid("Invalid fields: parent_id", {"parent_id": ["Would make a cycle."]})
+        self.es.index(index=self.indices.product_groups, id=group_id, refresh=refresh or "wait_for",
+                      document={**group, "ancestors": derive.group_closure([group_id], parents)[1:]})
+        changed = [] if created else self._reclose_products(parents)
+        return group, changed
+
+    def _reclose_products(self, parents: dict[str, str | None]) -> list[str]:
+        changed, actions = [], []
+        for hit in helpers.scan(self.es, index=self.indices.products, _source=["groups", "group_closure"]):
+            closure = derive.group_closure(hit["_source"].get("groups", []), parents)
+            if closure != hit["_source"].get("group_closure"):
+                changed.append(hit["_id"])
+                actions.append({"_op_type": "update", "_index": self.indices.products,
+                                "_id": hit["_id"], "doc": {"group_closure": closure}})
+        helpers.bulk(self.es, actions, refresh="wait_for")
+        return changed
+
+    # -- products ------------------------------------------------------------------
+    def put_products(self, items: list[Any], refresh: str | None = None) -> dict:
+        """Validate and upsert products; reports which changed groups (customers follow)."""
+        errors, good = [], []
+        for position, item in enumerate(items):
+            try:
+                good.append(load(ProductSchema(), item))
+            except Invalid as err:
+                errors.append({"id": item.get("id") if isinstance(item, dict) else None,
+                               "index": position, "errors": err.errors})
+        parents = self.parents()
+        before = self.closures({p["id"] for p in good})
+        actions = []
+        for p in good:
+            doc = {**p, "price": None if p["price"] is None else float(p["price"]),
+                   "group_closure": derive.group_closure(p["groups"], parents)}
+            actions.append({"_index": self.indices.products, "_id": p["id"], "_source": doc})
+        helpers.bulk(self.es, actions, refresh=refresh or "wait_for")
+        regrouped = [a["_id"] for a in actions
+                     if a["_id"] in before and before[a["_id"]] != a["_source"]["group_closure"]]
+        return {"indexed": len(good), "errors": errors, "regrouped": regrouped,
+                "created": [a["_id"] for a in actions if a["_id"] not in before]}
+
+    def closures(self, product_ids: Iterable[str] | None) -> dict[str, list[str]]:
+        """product id -> its groups with ancestors (all products when ids is None)."""
+        if product_ids is None:
+            hits = helpers.scan(self.es, index=self.indices.products, _source=["group_closure"])
+            return {h["_id"]: h["_source"].get("group_closure", []) for h in hits}
+        ids = list(product_ids)
+        if not ids:
+            return {}
+        docs = self.es.mget(index=self.indices.products, ids=ids, _source=["group_closure"])["docs"]
+        return {d["_id"]: d["_source"].get("group_closure", []) for d in docs if d.get("found")}
+
+    # -- custom fields -------------------------------------------------------------
+    def custom_fields(self) -> list[dict]:
+        res = self.es.search(index=self.indices.custom_fields, size=1000,
+                             query={"match_all": {}}, sort=[{"code": "asc"}])
+        return [{k: h["_source"][k] for k in ("code", "label", "type")} for h in res["hits"]["hits"]]
+
+    def custom_types(self) -> dict[str, str]:
+        return {f["code"]: f["type"] for f in self.custom_fields()}
+
+    def put_custom_field(self, code: str, data: Any, refresh: str | None = None) -> tuple[dict, bool]:
+        """Register a custom field: its typed mapping is added live (an additive change)."""
+        field = load(CustomFieldSchema(), data, ident=code, key="code")
+        known = self.custom_types()
+        if code in known and known[code] != field["type"]:
+            raise Conflict(f"Custom field {code!r} is a {known[code]}; changing its type needs a reindex.",
+                           {"type": [f"Is {known[code]}."]})
+        props: dict = {"custom": {"properties": {code: CUSTOM_MAPPING[field["type"]]}}}
+        if field["type"] == "date":
+            props["custom_md"] = {"properties": {code: {"type": "short"}}}
+        idx.put_mapping(self.es, self.indices.customers, props)
+        self.es.index(index=self.indices.custom_fields, id=code, document=field,
+                      refresh=refresh or "wait_for")
+        return field, code not in known

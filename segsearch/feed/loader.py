@@ -1,0 +1,101 @@
+"""Fast loading of whole datasets (demo data, benchmark, tests).
+
+Builds every customer document in memory with the same derivation as the feed's write
+path and bulk-indexes them in parallel chunks. It writes whole documents without
+optimistic concurrency, so it is for loading, not for live feeds: membership fields of
+customers it overwrites are reset.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator
+
+from elasticsearch import helpers
+
+from segsearch.clock import now_iso
+from segsearch.errors import Invalid
+from segsearch.feed import derive
+from segsearch.feed.schemas import CustomerSchema, OrderSchema, load
+
+Progress = Callable[[int], None]
+
+
+def load_catalog(feed, *, product_groups: Iterable[dict] = (), products: Iterable[dict] = (),
+                 custom_fields: Iterable[dict] = ()) -> None:
+    """Groups first (products need the tree), then products, then custom fields."""
+    for group in _parents_first(list(product_groups)):
+        feed.catalog.put_group(group["id"], group)
+    products = list(products)
+    if products:
+        result = feed.catalog.put_products(products)
+        if result["errors"]:
+            raise Invalid("Invalid products.", {"products": result["errors"]})
+    for field in custom_fields:
+        feed.catalog.put_custom_field(field["code"], field)
+
+
+def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_size: int = 1000,
+                     threads: int = 2, progress: Progress | None = None) -> int:
+    """Index (customer, orders) pairs as whole documents; returns how many were written."""
+    custom_types = feed.catalog.custom_types()
+    closures = feed.catalog.closures(None)
+    actions = _actions(feed.indices.customers, pairs, custom_types, closures)
+    written = 0
+    for ok, item in helpers.parallel_bulk(feed.es, actions, thread_count=threads,
+                                          chunk_size=chunk_size, raise_on_error=False):
+        if not ok:
+            raise RuntimeError(f"bulk load failed: {item}")
+        written += 1
+        if progress and written % chunk_size == 0:
+            progress(chunk_size)
+    if progress:
+        progress(written % chunk_size)
+    return written
+
+
+def import_dataset(feed, *, product_groups: Iterable[dict] = (), products: Iterable[dict] = (),
+                   custom_fields: Iterable[dict] = (), customers: Iterable[dict] = (),
+                   orders: Iterable[dict] = (), refresh: bool = True) -> int:
+    """A whole dataset in API shapes, as lists; orders joined to their customers."""
+    load_catalog(feed, product_groups=product_groups, products=products,
+                 custom_fields=custom_fields)
+    by_customer: dict[str, list[dict]] = {}
+    for order in orders:
+        by_customer.setdefault(order["customer_id"], []).append(order)
+    customers = list(customers)
+    unknown = set(by_customer) - {c["id"] for c in customers}
+    if unknown:
+        raise Invalid("Orders for unknown customers.", {"customer_id": sorted(unknown)})
+    n = import_customers(feed, ((c, by_customer.get(c["id"], [])) for c in customers))
+    if refresh:
+        feed.es.indices.refresh(index=feed.indices.customers)
+    return n
+
+
+def _actions(index: str, pairs, custom_types, closures) -> Iterator[dict[str, Any]]:
+    customer_schema, order_schema = CustomerSchema(), OrderSchema()
+    stamp = now_iso()
+    for customer, orders in pairs:
+        profile = load(customer_schema, customer)
+        nested = [derive.order_document(load(order_schema, o), closures) for o in orders]
+        doc = derive.customer_document(profile, nested, custom_types)
+        doc["updated_at"] = stamp
+        yield {"_index": index, "_id": profile["id"], "_source": doc}
+
+
+def _parents_first(groups: list[dict]) -> list[dict]:
+    """Order groups so a parent is written before its children."""
+    by_id = {g["id"]: g for g in groups}
+    out, seen = [], set()
+
+    def visit(g: dict, trail: frozenset) -> None:
+        if g["id"] in seen or g["id"] in trail:
+            return
+        parent = by_id.get(g.get("parent_id"))
+        if parent:
+            visit(parent, trail | {g["id"]})
+        seen.add(g["id"])
+        out.append(g)
+
+    for g in groups:
+        visit(g, frozenset())
+    return out

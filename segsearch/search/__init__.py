@@ -1,0 +1,1 @@
+"""Elasticsearch: client factory, index templates and aliases, index names."""

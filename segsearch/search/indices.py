@@ -1,0 +1,114 @@
+"""Index names, templates and aliases.
+
+Every kind of document lives in a versioned index ("<prefix>customers-v1") behind an
+alias ("<prefix>customers"). Templates in index_templates/*.json are applied at start;
+a mapping change that is not additive is a new version + reindex + alias swap
+(see reindex()), never a delete.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from elasticsearch import Elasticsearch, helpers
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
+KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens")
+
+
+@dataclass(frozen=True)
+class Indices:
+    """Alias names for one instance (prefix)."""
+
+    prefix: str
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}{kind}"
+
+    @property
+    def customers(self) -> str:
+        return self.alias("customers")
+
+    @property
+    def products(self) -> str:
+        return self.alias("products")
+
+    @property
+    def product_groups(self) -> str:
+        return self.alias("product-groups")
+
+    @property
+    def custom_fields(self) -> str:
+        return self.alias("custom-fields")
+
+    @property
+    def tokens(self) -> str:
+        return self.alias("tokens")
+
+
+def load_templates(prefix: str) -> dict[str, dict]:
+    """Template bodies from index_templates/, with the prefix filled in."""
+    out = {}
+    for path in sorted(TEMPLATES_DIR.glob("*.json")):
+        text = path.read_text().replace("{prefix}", prefix)
+        body = json.loads(text)
+        body.pop("_comment", None)
+        out[f"{prefix}{path.stem}"] = body
+    return out
+
+
+def ensure(es: Elasticsearch, indices: Indices) -> None:
+    """Apply templates and create each alias's first index where missing. Idempotent."""
+    for name, body in load_templates(indices.prefix).items():
+        es.indices.put_index_template(name=name, **body)
+    for kind in KINDS:
+        alias = indices.alias(kind)
+        if not es.indices.exists_alias(name=alias):
+            es.options(ignore_status=400).indices.create(
+                index=f"{alias}-v1", aliases={alias: {"is_write_index": True}}
+            )
+
+
+def current_index(es: Elasticsearch, alias: str) -> str:
+    """The concrete index behind an alias."""
+    return next(iter(es.indices.get_alias(name=alias)))
+
+
+def put_mapping(es: Elasticsearch, alias: str, properties: dict) -> None:
+    """An additive mapping change, applied live to the index behind the alias."""
+    es.indices.put_mapping(index=current_index(es, alias), properties=properties)
+
+
+def reindex(es: Elasticsearch, alias: str, extra_mappings: dict | None = None) -> str:
+    """Copy the alias's index into the next version (current template) and swap the alias.
+
+    Client-side scan + bulk: the node has no reindex module. Writes that arrive during the
+    copy land in the old index; run this with the feed paused.
+    """
+    old = current_index(es, alias)
+    version = int(old.rsplit("-v", 1)[1]) + 1
+    new = f"{alias}-v{version}"
+    es.indices.create(index=new)
+    if extra_mappings:
+        es.indices.put_mapping(index=new, properties=extra_mappings)
+    docs = helpers.scan(es, index=old, query={"query": {"match_all": {}}}, preserve_order=False)
+    actions = ({"_index": new, "_id": d["_id"], "_source": d["_source"]} for d in docs)
+    helpers.bulk(es, actions, chunk_size=1000, refresh="wait_for")
+    es.indices.update_aliases(actions=[
+        {"remove": {"index": old, "alias": alias}},
+        {"add": {"index": new, "alias": alias, "is_write_index": True}},
+    ])
+    return new
+
+
+def drop_prefix(es: Elasticsearch, prefix: str) -> None:
+    """Delete this prefix's indices and templates (tests clean only their own prefix)."""
+    if not prefix or prefix in {"*", "segsearch-"}:
+        raise ValueError("refusing to drop a shared prefix")
+    names: Iterable[str] = es.indices.get(index=f"{prefix}*", expand_wildcards="all").keys()
+    for name in names:
+        es.indices.delete(index=name)
+    for name in load_templates(prefix):
+        es.options(ignore_status=404).indices.delete_index_template(name=name)

@@ -1,0 +1,1 @@
+"""The RQ side: thin job functions and the worker / scheduler entry points."""
