@@ -1,0 +1,1 @@
+"""Deterministic demo data for segsearch (see :mod:`segsearch.demo.generator`)."""

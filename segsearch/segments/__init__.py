@@ -1,0 +1,1 @@
+"""Segments: preview now; stored segments and membership come with the engine."""
