@@ -55,7 +55,7 @@ class Feed:
             orders = doc.get("orders", []) if doc else []
             return derive.customer_document(profile, orders, custom_types, doc)
 
-        self._update({customer_id: mutate}, refresh)
+        self.update_customers({customer_id: mutate}, refresh)
         return self.get_customer(customer_id), created["yes"]
 
     def bulk_customers(self, items: Any, refresh: str | None = None) -> dict:
@@ -69,7 +69,7 @@ class Feed:
                 errors.append({"id": _ident(item), "index": position, "errors": err.errors})
                 continue
             mutations[profile["id"]] = _replace_profile(profile, custom_types)
-        failed = self._update(mutations, refresh)
+        failed = self.update_customers(mutations, refresh)
         errors += [{"id": i, "errors": {"_schema": [m]}} for i, m in failed.items()]
         return {"indexed": len(mutations) - len(failed), "errors": errors}
 
@@ -110,7 +110,7 @@ class Feed:
         for cid, ids in moved.items():
             if cid not in mutations:
                 mutations[cid] = _drop_orders(ids)
-        failed = self._update(mutations, refresh, create=False)
+        failed = self.update_customers(mutations, refresh, create=False)
         errors = [{"id": o["id"], "errors": {"customer_id": ["Unknown customer."]}}
                   for o in orders if failed.get(o["customer_id"]) == "missing"]
         errors += [{"id": o["id"], "errors": {"_schema": [failed[o["customer_id"]]]}}
@@ -144,13 +144,13 @@ class Feed:
         closures = self.catalog.closures(None)
         for start in range(0, len(customer_ids), 500):
             chunk = customer_ids[start:start + 500]
-            self._update({cid: _regroup(closures) for cid in chunk}, None, create=False)
+            self.update_customers({cid: _regroup(closures) for cid in chunk}, None, create=False)
             if progress:
                 progress(min(1.0, (start + len(chunk)) / max(1, len(customer_ids))))
         return len(customer_ids)
 
     # -- the one write loop ------------------------------------------------------------
-    def _update(self, mutations: Mapping[str, Mutation], refresh: str | None,
+    def update_customers(self, mutations: Mapping[str, Mutation], refresh: str | None,
                 create: bool = True) -> dict[str, str]:
         """Apply each mutation to its customer document under optimistic concurrency.
 
