@@ -26,7 +26,8 @@ def checked_rule(rule: Any, fields: Mapping[str, FieldDef], prefix: str = "rule"
     try:
         return validate_rule(rule, fields)
     except RuleError as err:
-        errors = {f"{prefix}.{k}" if k else prefix: v for k, v in err.errors.items()}
+        errors = {prefix if k in ("", "_schema") else f"{prefix}.{k}": v
+                  for k, v in err.errors.items()}
         raise Invalid("Invalid rule: " + ", ".join(sorted(errors)), errors) from None
 
 
