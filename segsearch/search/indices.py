@@ -15,7 +15,7 @@ from typing import Iterable
 from elasticsearch import Elasticsearch, helpers
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
-KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens")
+KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "segments")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class Indices:
     @property
     def tokens(self) -> str:
         return self.alias("tokens")
+
+    @property
+    def segments(self) -> str:
+        return self.alias("segments")
 
 
 def load_templates(prefix: str) -> dict[str, dict]:

@@ -1,0 +1,117 @@
+"""The one layer the API (and an admin UI) calls for stored segments.
+
+It turns validated input into documents, enforces what needs the stored segment
+(immutable code and type, the lock of a static segment, the merged date window) and
+tells the membership engine what changed through one hook:
+
+    on_change(code, reason)   reason: "created" | "edit" | "delete"
+
+called after the write succeeded: "created" after a create, "edit" after a PATCH that
+changed something membership depends on (MEMBERSHIP_FIELDS), "delete" after a delete
+(the document is already gone; the engine empties the segment in the background).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from marshmallow import ValidationError
+
+from segsearch.clock import now_iso
+from segsearch.errors import Conflict, Invalid, flatten
+from segsearch.segments.schemas import shape_errors, window_error
+from segsearch.segments.store import SegmentStore, new_document
+
+OnChange = Callable[[str, str], None]
+# A PATCH of any of these re-forms the segment (or re-grants its user group).
+MEMBERSHIP_FIELDS = frozenset({"rule", "active", "store", "starts_at", "expires_at", "user_group"})
+# A static segment is formed once: what decides its members cannot change afterwards.
+LOCKED_STATIC_FIELDS = ("rule", "members", "store")
+IMMUTABLE_FIELDS = ("code", "type")
+
+
+def _no_hook(code: str, reason: str) -> None:
+    """The default hook: nothing listens."""
+
+
+class SegmentService:
+    """Create, read, list, edit and delete segments; notify `on_change` of what changed."""
+
+    def __init__(self, store: SegmentStore, on_change: OnChange = _no_hook, tz: str = "UTC"):
+        self.store = store
+        self.on_change = on_change
+        self.tz = tz
+
+    def create(self, data: Mapping[str, Any], *, actor: str | None,
+               refresh: str | None = None) -> dict:
+        """Store a validated SegmentCreate; status pending, formation requested ("created")."""
+        doc = self.store.create(new_document(data, actor), refresh)
+        self.on_change(doc["code"], "created")
+        return doc
+
+    def get(self, code: str) -> dict:
+        """The segment, or NotFound."""
+        return self.store.get(code)
+
+    def list(self, args: Mapping[str, Any]) -> dict:
+        """A page of segments for validated SegmentListArgs: {"items", "next_cursor", "total"}."""
+        filters = {k: v for k, v in args.items() if k not in ("sort", "page_size", "cursor")}
+        cursor = args.get("cursor")
+        return self.store.list(filters, tz=self.tz, sort=args["sort"], page_size=args["page_size"],
+                               after=cursor["after"] if cursor else None)
+
+    def patch(self, code: str, changes: Mapping[str, Any], refresh: str | None = None) -> dict:
+        """Apply a validated SegmentPatch; 422 for an immutable field, 409 for a locked one."""
+        changed: set[str] = set()
+
+        def mutate(current: dict) -> dict | None:
+            updates = _updates(current, changes)
+            changed.clear()
+            changed.update(updates)
+            if not updates:
+                return None
+            return {**current, **updates, "updated_at": now_iso()}
+
+        doc = self.store.patch(code, mutate, refresh)
+        if changed & MEMBERSHIP_FIELDS:
+            self.on_change(code, "edit")
+        return doc
+
+    def delete(self, code: str, refresh: str | None = None) -> dict:
+        """Delete the segment and return it; its members leave in the background ("delete")."""
+        doc = self.store.delete(code, refresh)
+        self.on_change(code, "delete")
+        return doc
+
+
+def _updates(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+    """The fields that really change, after every check against the stored segment."""
+    _check_immutable(current, changes)
+    updates = {k: v for k, v in changes.items()
+               if k not in IMMUTABLE_FIELDS and current.get(k) != v}
+    if current["type"] == "static":
+        locked = [k for k in LOCKED_STATIC_FIELDS if k in updates]
+        if locked:
+            raise Conflict("A static segment is locked: it is formed once.",
+                           {k: ["Locked: a static segment cannot change this."] for k in locked})
+    _check_merged({**current, **updates})
+    return updates
+
+
+def _check_immutable(current: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """code and type may be sent back unchanged, never changed (422)."""
+    errors = {k: ["Immutable."] for k in IMMUTABLE_FIELDS
+              if k in changes and changes[k] != current.get(k)}
+    if errors:
+        raise Invalid("Invalid fields: " + ", ".join(sorted(errors)), errors)
+
+
+def _check_merged(doc: Mapping[str, Any]) -> None:
+    """The edited segment as a whole: a valid rule/members shape and date window (422)."""
+    errors = shape_errors(doc["type"], doc.get("rule"), doc.get("members"))
+    try:
+        window_error(doc.get("starts_at"), doc.get("expires_at"))
+    except ValidationError as err:
+        errors.update(flatten(err.normalized_messages()))
+    if errors:
+        raise Invalid("Invalid fields: " + ", ".join(sorted(errors)), errors)
