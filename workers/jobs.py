@@ -18,3 +18,11 @@ def rederive_products(prefix: str, product_ids: list[str]) -> dict:
     n = services_for(prefix).feed.rederive_for_products(product_ids, progress=_progress)
     _progress(1.0)
     return {"customers": n}
+
+
+def form_segment(prefix: str, code: str, reason: str) -> dict:
+    """Form (or re-form, or empty) one segment; joins a formation already running."""
+    from segsearch.segments.engine import Engine
+    result = Engine(services_for(prefix)).form(code, reason, progress=_progress)
+    _progress(1.0)
+    return result

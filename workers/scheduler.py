@@ -18,9 +18,12 @@ TICK_SECONDS = 60
 
 def tick(prefix: str) -> int:
     """Enqueue everything due now; returns how many jobs were enqueued."""
+    from segsearch.segments.engine import Engine
     svc = services_for(prefix)
-    due = getattr(svc, "due_jobs", None)
-    return due() if due else 0
+    due = Engine(svc).due()
+    for code, reason in due:
+        svc.enqueue("workers.jobs.form_segment", prefix, code, reason)
+    return len(due)
 
 
 def main() -> None:

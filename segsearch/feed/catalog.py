@@ -41,7 +41,7 @@ class Catalog:
         parents[group_id] = group["parent_id"]
         if group["parent_id"] and group_id in derive.group_closure([group["parent_id"]], parents):
             raise Invalid("Invalid fields: parent_id", {"parent_id": ["Would make a cycle."]})
-        self.es.index(index=self.indices.product_groups, id=group_id, refresh=refresh or "wait_for",
+        self.es.index(index=self.indices.product_groups, id=group_id, refresh=refresh or True,
                       document={**group, "ancestors": derive.group_closure([group_id], parents)[1:]})
         changed = [] if created else self._reclose_products(parents)
         return group, changed
@@ -54,7 +54,7 @@ class Catalog:
                 changed.append(hit["_id"])
                 actions.append({"_op_type": "update", "_index": self.indices.products,
                                 "_id": hit["_id"], "doc": {"group_closure": closure}})
-        helpers.bulk(self.es, actions, refresh="wait_for")
+        helpers.bulk(self.es, actions, refresh=True)
         return changed
 
     # -- products ------------------------------------------------------------------
@@ -74,7 +74,7 @@ class Catalog:
             doc = {**p, "price": None if p["price"] is None else float(p["price"]),
                    "group_closure": derive.group_closure(p["groups"], parents)}
             actions.append({"_index": self.indices.products, "_id": p["id"], "_source": doc})
-        helpers.bulk(self.es, actions, refresh=refresh or "wait_for")
+        helpers.bulk(self.es, actions, refresh=refresh or True)
         regrouped = [a["_id"] for a in actions
                      if a["_id"] in before and before[a["_id"]] != a["_source"]["group_closure"]]
         return {"indexed": len(good), "errors": errors, "regrouped": regrouped,
@@ -112,5 +112,5 @@ class Catalog:
             props["custom_md"] = {"properties": {code: {"type": "short"}}}
         idx.put_mapping(self.es, self.indices.customers, props)
         self.es.index(index=self.indices.custom_fields, id=code, document=field,
-                      refresh=refresh or "wait_for")
+                      refresh=refresh or True)
         return field, code not in known

@@ -53,7 +53,8 @@ class StrictSchema(Schema):
 
 class CustomerSchema(StrictSchema):
     id = fields.String(required=True, validate=ID)
-    type = fields.String(load_default="person", validate=validate.OneOf(["person", "company"]))
+    type = fields.String(load_default="person", allow_none=True,
+                         validate=validate.OneOf(["person", "company"]))
     first_name = fields.String(allow_none=True, validate=validate.Length(max=256))
     last_name = fields.String(allow_none=True, validate=validate.Length(max=256))
     email = fields.Email(allow_none=True)
@@ -65,7 +66,8 @@ class CustomerSchema(StrictSchema):
     store = fields.String(allow_none=True, validate=validate.Length(max=256))
     source = fields.String(allow_none=True, validate=validate.Length(max=256))
     manager = fields.String(allow_none=True, validate=validate.Length(max=256))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=128)), load_default=list)
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=128)), load_default=list,
+                       allow_none=True)
     vip = fields.Boolean(allow_none=True, truthy={True}, falsy={False})
     created_at = UTCDateTime(allow_none=True)
     email_subscribed = fields.Boolean(allow_none=True, truthy={True}, falsy={False})

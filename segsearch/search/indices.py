@@ -15,7 +15,8 @@ from typing import Iterable
 from elasticsearch import Elasticsearch, helpers
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
-KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "segments")
+KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "segments",
+         "segment-events")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Indices:
     @property
     def custom_fields(self) -> str:
         return self.alias("custom-fields")
+
+    @property
+    def segment_events(self) -> str:
+        return self.alias("segment-events")
 
     @property
     def tokens(self) -> str:

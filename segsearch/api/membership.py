@@ -1,0 +1,83 @@
+"""Formation jobs, history and dynamics over HTTP (CONTRACT section 4)."""
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from segsearch.api.security import requires
+from segsearch.errors import NotFound
+from segsearch.extensions import services
+from segsearch.segments.store import SegmentStore
+
+blp = Blueprint("membership", __name__, url_prefix="/api/v1", description="Formation and history")
+
+
+@blp.route("/segments/<string:code>/recalculate", methods=["POST"])
+@requires("segments:write")
+@blp.doc(summary="Queue a formation now; 202 {job_id}")
+def recalculate(code: str):
+    svc = services()
+    SegmentStore(svc.es, svc.indices).get(code)  # 404 for an unknown segment
+    job = svc.enqueue("workers.jobs.form_segment", svc.indices.prefix, code, "manual")
+    return {"job_id": job.id}, 202
+
+
+@blp.route("/jobs/<string:job_id>", methods=["GET"])
+@requires("segments:read")
+@blp.doc(summary="A job's status, progress (0..1) and result")
+def job_status(job_id: str):
+    svc = services()
+    try:
+        job = Job.fetch(job_id, connection=svc.redis)
+    except NoSuchJobError:
+        raise NotFound(f"Job {job_id!r} not found.") from None
+    raw = job.get_status(refresh=True)
+    status = getattr(raw, "value", str(raw))
+    status = {"deferred": "queued", "scheduled": "queued", "stopped": "failed",
+              "canceled": "failed"}.get(status, status)
+    progress = 1.0 if status == "finished" else float(job.meta.get("progress", 0.0))
+    return {"id": job.id, "status": status, "progress": progress,
+            "result": job.return_value() if status == "finished" else None}
+
+
+def _events(query: dict, size: int) -> list[dict]:
+    svc = services()
+    res = svc.es.search(index=svc.indices.segment_events, query=query, size=size,
+                        sort=[{"at": "desc"}], track_total_hits=False)
+    return [h["_source"] for h in res["hits"]["hits"]]
+
+
+def _size() -> int:
+    return max(1, min(int(request.args.get("page_size", 100)), 1000))
+
+
+@blp.route("/customers/<string:customer_id>/segment-history", methods=["GET"])
+@requires("customers:read")
+@blp.doc(summary="The customer's enter/leave events, newest first")
+def customer_history(customer_id: str):
+    events = _events({"bool": {"filter": [{"term": {"kind": "member"}},
+                                          {"term": {"customer_id": customer_id}}]}}, _size())
+    return [{"segment": e["segment"], "event": e["event"], "at": e["at"], "reason": e["reason"]}
+            for e in events]
+
+
+@blp.route("/segments/<string:code>/history", methods=["GET"])
+@requires("segments:read")
+@blp.doc(summary="The segment's enter/leave events, newest first")
+def segment_history(code: str):
+    events = _events({"bool": {"filter": [{"term": {"kind": "member"}},
+                                          {"term": {"segment": code}}]}}, _size())
+    return [{"customer_id": e["customer_id"], "event": e["event"], "at": e["at"],
+             "reason": e["reason"]} for e in events]
+
+
+@blp.route("/segments/<string:code>/dynamics", methods=["GET"])
+@requires("segments:read")
+@blp.doc(summary="One point per formation: count, entered, left, took")
+def segment_dynamics(code: str):
+    events = _events({"bool": {"filter": [{"term": {"kind": "formation"}},
+                                          {"term": {"segment": code}}]}}, _size())
+    return [{k: e.get(k) for k in ("at", "count", "entered", "left", "took_ms", "reason")}
+            for e in reversed(events)]
