@@ -23,6 +23,8 @@ def rederive_products(prefix: str, product_ids: list[str]) -> dict:
 def form_segment(prefix: str, code: str, reason: str) -> dict:
     """Form (or re-form, or empty) one segment; joins a formation already running."""
     from segsearch.segments.engine import Engine
-    result = Engine(services_for(prefix)).form(code, reason, progress=_progress)
+    job = get_current_job()
+    result = Engine(services_for(prefix)).form(code, reason, progress=_progress,
+                                               owner=job.id if job else None)
     _progress(1.0)
     return result

@@ -7,6 +7,7 @@ one more pass, so a second request joins (or follows) the running one and is nev
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -35,18 +36,26 @@ class Engine:
         self.tz = services.config["TIMEZONE"]
 
     # -- entry point ---------------------------------------------------------------
-    def form(self, code: str, reason: str, progress: Progress | None = None) -> dict:
-        lock = self.svc.redis.lock(self._key("lock", code), timeout=LOCK_SECONDS, blocking=False)
-        if not lock.acquire(blocking=False):
-            self.svc.redis.set(self._key("dirty", code), reason, ex=LOCK_SECONDS)
+    def form(self, code: str, reason: str, progress: Progress | None = None,
+             owner: str | None = None) -> dict:
+        """Form the segment now, or leave a note for the formation already running.
+
+        `owner` (the RQ job id) owns the lock: the same job retried after its worker died
+        takes its own lock over instead of waiting an hour for it to expire.
+        """
+        key, token = self._key("lock", code), owner or uuid.uuid4().hex
+        redis = self.svc.redis
+        if not redis.set(key, token, nx=True, ex=LOCK_SECONDS) and redis.get(key) != token.encode():
+            redis.set(self._key("dirty", code), reason, ex=LOCK_SECONDS)
             return {"joined": True}
         try:
             result = self._form_once(code, reason, progress)
-            while self.svc.redis.getdel(self._key("dirty", code)):
+            while redis.getdel(self._key("dirty", code)):
                 result = self._form_once(code, reason, progress)
             return result
         finally:
-            lock.release()
+            if redis.get(key) == token.encode():
+                redis.delete(key)
 
     def _key(self, kind: str, code: str) -> str:
         return f"{self.svc.indices.prefix}{kind}:segment:{code}"
@@ -64,11 +73,17 @@ class Engine:
             return {"skipped": str(skip)}
         if segment is not None:
             self.store.set_state(code, status="forming")
-        change = MembershipWriter(self.svc.feed, self.granted()).apply(code, target, progress)
+        writer = MembershipWriter(self.svc.feed, self.granted())
+        change = writer.apply(code, target, progress,
+                              record=lambda entered, left: self._member_events(code, entered, left, why))
         took_ms = int((time.monotonic() - started) * 1000)
         count = self.svc.es.count(index=self.svc.indices.customers,
                                   query={"term": {"segments": code}})["count"]
-        self._history(code, change.entered, change.left, why, count, took_ms)
+        self._formation_event(code, change, why, count, took_ms)
+        if segment is not None:
+            _after_formation(self.svc, segment, {"count": count, "entered": len(change.entered),
+                                                  "left": len(change.left), "took_ms": took_ms,
+                                                  "reason": why}, change)
         if segment is not None:
             self.store.set_state(code, status="formed", customers_count=count,
                                  last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment))
@@ -119,22 +134,27 @@ class Engine:
         at = datetime.now(timezone.utc) + timedelta(seconds=interval)
         return at.isoformat().replace("+00:00", "Z")
 
-    def _history(self, code: str, entered: list[str], left: list[str], reason: str,
-                 count: int, took_ms: int) -> None:
+    def _member_events(self, code: str, entered: list[str], left: list[str], reason: str) -> None:
+        """History of the customers just written (called per chunk, so a crash loses little)."""
         index, at = self.svc.indices.segment_events, clock.now_iso()
         actions = [{"_index": index, "_source": {"kind": "member", "segment": code, "customer_id": cid,
                                                   "event": event, "reason": reason, "at": at}}
                    for event, ids in (("entered", entered), ("left", left)) for cid in ids]
-        actions.append({"_index": index, "_source": {
-            "kind": "formation", "segment": code, "at": at, "count": count, "entered": len(entered),
-            "left": len(left), "took_ms": took_ms, "reason": reason}})
-        helpers.bulk(self.svc.es, actions, refresh=True)
+        helpers.bulk(self.svc.es, actions)
+
+    def _formation_event(self, code: str, change, reason: str, count: int, took_ms: int) -> None:
+        """One point of the segment's dynamics."""
+        self.svc.es.index(index=self.svc.indices.segment_events, refresh=True, document={
+            "kind": "formation", "segment": code, "at": clock.now_iso(), "count": count,
+            "entered": len(change.entered), "left": len(change.left), "took_ms": took_ms,
+            "reason": reason})
 
     # -- scheduler -----------------------------------------------------------------
     def due(self) -> list[tuple[str, str]]:
         """(code, reason) of every segment that should be formed now."""
         now = datetime.now(timezone.utc)
         out = []
+        self.svc.es.indices.refresh(index=self.svc.indices.segments)  # small; see the latest edits
         for seg in self.store.scan():
             if not seg.get("active", True):
                 continue
@@ -144,13 +164,35 @@ class Engine:
             elif seg.get("status") == "pending" or (
                     seg.get("type") == "dynamic" and _after(now, seg.get("next_run_at"), default=False)):
                 out.append((seg["code"], "recalculation"))
-            elif seg.get("starts_at") and _after(now, seg["starts_at"]) and not seg.get("last_formed_at"):
+            elif _started_since_formed(now, seg):
                 out.append((seg["code"], "start"))
         return out
+
+
+def _started_since_formed(now: datetime, seg: dict) -> bool:
+    """Its window opened after its last formation: it forms when it starts."""
+    starts = seg.get("starts_at")
+    if not starts or not _after(now, starts):
+        return False
+    formed = seg.get("last_formed_at")
+    return not formed or _parse(formed) < _parse(starts)
+
+
+def _parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
 def _after(now: datetime, iso: str | None, default: bool = False) -> bool:
     """now >= iso; `default` when there is no such moment."""
     if not iso:
         return default
-    return now >= datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return now >= _parse(iso)
+
+
+def _after_formation(svc: Services, segment: dict, result: dict, change) -> None:
+    """Webhooks and notifications, when that module is installed (it only enqueues)."""
+    try:
+        from segsearch.notify.dispatch import after_formation
+    except ImportError:
+        return
+    after_formation(svc, segment, result, change.entered, change.left)

@@ -22,6 +22,7 @@ from segsearch.feed.service import Feed
 PAGE = 1000
 MAX_PASSES = 5
 Progress = Callable[[float], None]
+Record = Callable[[list[str], list[str]], None]
 
 
 @dataclass
@@ -71,8 +72,12 @@ class MembershipWriter:
         self.index = feed.indices.customers
         self.granted = granted  # segment code -> the user group it grants
 
-    def apply(self, code: str, target: dict | None, progress: Progress | None = None) -> Change:
-        """Make the members of `code` exactly the customers matching `target` (None: none)."""
+    def apply(self, code: str, target: dict | None, progress: Progress | None = None,
+              record: Record | None = None) -> Change:
+        """Make the members of `code` exactly the customers matching `target` (None: none).
+
+        `record(entered, left)` is called after each chunk with the ids really written.
+        """
         change = Change()
         member = {"term": {"segments": code}}
         target = target or {"match_none": {}}
@@ -81,9 +86,9 @@ class MembershipWriter:
             leaving = list(iter_ids(self.es, self.index, {"bool": {"filter": [member], "must_not": [target]}}))
             if not entering and not leaving:
                 break
-            self._write(code, entering, leaving, progress)
-            change.entered += entering
-            change.left += leaving
+            entered, left = self._write(code, entering, leaving, progress, record)
+            change.entered += entered
+            change.left += left
             self.es.indices.refresh(index=self.index)
         return change
 
@@ -91,14 +96,24 @@ class MembershipWriter:
         """Recompute user groups after a segment's user_group changed."""
         self.feed.update_customers({cid: self._mutation(None, None) for cid in customer_ids}, None, create=False)
 
-    def _write(self, code: str, entering: list[str], leaving: list[str], progress: Progress | None) -> None:
+    def _write(self, code: str, entering: list[str], leaving: list[str], progress: Progress | None,
+               record: Record | None) -> tuple[list[str], list[str]]:
         todo = [(cid, True) for cid in entering] + [(cid, False) for cid in leaving]
+        entered: list[str] = []
+        left: list[str] = []
         for start in range(0, len(todo), PAGE):
             chunk = todo[start:start + PAGE]
             mutations = {cid: self._mutation(code, joins) for cid, joins in chunk}
-            self.feed.update_customers(mutations, None, create=False)
+            failed = self.feed.update_customers(mutations, None, create=False)
+            ins = [cid for cid, joins in chunk if joins and cid not in failed]
+            outs = [cid for cid, joins in chunk if not joins and cid not in failed]
+            entered += ins
+            left += outs
+            if record:
+                record(ins, outs)
             if progress:
                 progress((start + len(chunk)) / len(todo))
+        return entered, left
 
     def _mutation(self, code: str | None, joins: bool | None):
         def mutate(doc: dict | None) -> dict:
