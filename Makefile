@@ -18,3 +18,6 @@ setup:   ## only install (venv, redis-server, Elasticsearch)
 
 lint:
 	@.venv/bin/python -m ruff check segsearch workers tests
+
+bench:   ## the benchmark (not part of test): BENCH_CUSTOMERS=100000 by default
+	@bash scripts/setup.sh && .venv/bin/python bench/run.py

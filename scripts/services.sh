@@ -34,7 +34,9 @@ start() {
   [ -n "${REDIS_URL:-}" ] || bash "$ROOT/scripts/redis.sh" start "$dir/redis" "$REDIS_PORT"
   export_env
   (cd "$ROOT" && "$VENV/bin/flask" --app wsgi indices ensure >/dev/null)
-  (cd "$ROOT" && "$VENV/bin/flask" --app wsgi demo load --if-empty --customers "${DEMO_CUSTOMERS:-20000}")
+  if [ "${DEMO_CUSTOMERS:-20000}" != 0 ]; then
+    (cd "$ROOT" && "$VENV/bin/flask" --app wsgi demo load --if-empty --customers "${DEMO_CUSTOMERS:-20000}")
+  fi
   for i in $(seq "$WORKERS"); do spawn "worker-$i" "$PY" -m workers.worker; done
   spawn scheduler "$PY" -m workers.scheduler
   spawn web "$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --timeout 120 wsgi:app

@@ -7,6 +7,7 @@ customers it overwrites are reset.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from elasticsearch import helpers
@@ -40,16 +41,29 @@ def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_si
     closures = feed.catalog.closures(None)
     actions = _actions(feed.indices.customers, pairs, custom_types, closures)
     written = 0
-    for ok, item in helpers.parallel_bulk(feed.es, actions, thread_count=threads,
-                                          chunk_size=chunk_size, raise_on_error=False):
-        if not ok:
-            raise RuntimeError(f"bulk load failed: {item}")
-        written += 1
-        if progress and written % chunk_size == 0:
-            progress(chunk_size)
+    with _refresh_paused(feed):
+        for ok, item in helpers.parallel_bulk(feed.es, actions, thread_count=threads,
+                                              chunk_size=chunk_size, raise_on_error=False):
+            if not ok:
+                raise RuntimeError(f"bulk load failed: {item}")
+            written += 1
+            if progress and written % chunk_size == 0:
+                progress(chunk_size)
     if progress:
         progress(written % chunk_size)
     return written
+
+
+@contextmanager
+def _refresh_paused(feed) -> Iterator[None]:
+    """No periodic refresh while loading (segment merges are the cost); one refresh after."""
+    index = feed.indices.customers
+    feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "-1"}})
+    try:
+        yield
+    finally:
+        feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+        feed.es.indices.refresh(index=index)
 
 
 def import_dataset(feed, *, product_groups: Iterable[dict] = (), products: Iterable[dict] = (),

@@ -1,0 +1,288 @@
+"""`make bench`: segsearch at BENCH_CUSTOMERS customers, side by side with PostgreSQL.
+
+Starts its own stack (scripts/services.sh, instance "bench": Elasticsearch, Redis, RQ
+workers, scheduler, web app on their own ports), loads the seeded demo data through
+segsearch's loader, then measures: ingest rate, preview latency per rule of
+bench/rules.py (p50/p95 over warm calls), formation of each rule as a segment, a
+recalculation with nothing changed and one after 1% of customers changed, CSV export
+rows/s, peak memory of the worker and web processes and the Elasticsearch heap; then
+loads the same data into PostgreSQL (bench/pg_peer.py), checks every count is equal
+(a mismatch fails the bench) and times the same suite there.
+
+Writes bench/results/latest.json and bench/RESULTS.md. Environment: BENCH_CUSTOMERS
+(default 100000), BENCH_SEED (42), BENCH_CALLS (30), BENCH_ES_HEAP (4g).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.rules import SUITE  # noqa: E402
+
+N = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
+SEED = int(os.environ.get("BENCH_SEED", "42"))
+CALLS = int(os.environ.get("BENCH_CALLS", "30"))
+PORTS = {"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6395", "SEGSEARCH_PORT": "8070"}
+URL = f"http://127.0.0.1:{PORTS['SEGSEARCH_PORT']}"
+VAR = ROOT / "var" / "bench"
+TZ = "UTC"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class Api:
+    def __init__(self, token: str):
+        self.token = token
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(URL + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=3600) as resp:
+            return json.load(resp)
+
+    def wait_job(self, job_id: str) -> dict:
+        while True:
+            job = self.call("GET", f"/api/v1/jobs/{job_id}")
+            if job["status"] in ("finished", "failed"):
+                if job["status"] == "failed":
+                    raise RuntimeError(f"job {job_id} failed")
+                return job["result"]
+            time.sleep(0.2)
+
+
+def services(cmd: str) -> None:
+    env = {**os.environ, **PORTS, "DEMO_CUSTOMERS": "0", "ES_HEAP": os.environ.get("BENCH_ES_HEAP", "4g")}
+    subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), cmd, "bench"], env=env, check=True)
+
+
+def peak_rss_mb(pidfile_glob: str) -> float:
+    """Peak resident memory (VmHWM) of the processes behind pid files, and their children."""
+    pids = [int(p.read_text()) for p in VAR.glob(pidfile_glob)]
+    for pid in list(pids):
+        pids += [int(c) for c in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                 text=True).stdout.split()]
+    peak = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            pass
+    return round(peak, 1)
+
+
+def load(app_env: dict) -> dict:
+    """Ingest through segsearch's own loader; customers/s and orders/s."""
+    os.environ.update(app_env)
+    from segsearch import create_app
+    from segsearch.demo.generator import DemoConfig, catalogue_data, iter_customers
+    from segsearch.feed.loader import import_customers, load_catalog
+    app = create_app()
+    svc = app.extensions["segsearch"]
+    config = DemoConfig(customers=N, seed=SEED, today=TODAY)
+    load_catalog(svc.feed, **catalogue_data(config))
+    orders = 0
+
+    def counted():
+        nonlocal orders
+        for customer, its_orders in iter_customers(config):
+            orders += len(its_orders)
+            yield customer, its_orders
+
+    started = time.monotonic()
+    written = import_customers(svc.feed, counted())
+    took = time.monotonic() - started
+    return {"customers": written, "orders": orders, "seconds": round(took, 1),
+            "customers_per_s": round(written / took), "orders_per_s": round(orders / took)}
+
+
+def previews(api: Api) -> dict:
+    out = {}
+    for name, rule in SUITE.items():
+        body = {"rule": rule, "sample_size": 10}
+        first = api.call("POST", "/api/v1/segments/preview", body)
+        times = []
+        for _ in range(CALLS):
+            started = time.perf_counter()
+            api.call("POST", "/api/v1/segments/preview", body)
+            times.append((time.perf_counter() - started) * 1000)
+        out[name] = {"count": first["count"], "p50_ms": round(statistics.median(times), 1),
+                     "p95_ms": round(pct(times, 0.95), 1)}
+        log(f"preview {name}: {out[name]}")
+    return out
+
+
+def formations(api: Api) -> dict:
+    out = {}
+    for name, rule in SUITE.items():
+        code = f"bench-{name}"
+        started = time.monotonic()
+        api.call("POST", "/api/v1/segments", {"code": code, "name": name, "rule": rule,
+                                              "user_group": f"UG-{name}"})
+        while api.call("GET", f"/api/v1/segments/{code}")["status"] != "formed":
+            time.sleep(0.2)
+        out[name] = {"seconds": round(time.monotonic() - started, 2),
+                     "count": api.call("GET", f"/api/v1/segments/{code}")["customers_count"]}
+        log(f"formed {name}: {out[name]}")
+    return out
+
+
+def recalculations(api: Api, largest: str) -> dict:
+    code = f"bench-{largest}"
+    started = time.monotonic()
+    same = api.wait_job(api.call("POST", f"/api/v1/segments/{code}/recalculate")["job_id"])
+    unchanged = {"seconds": round(time.monotonic() - started, 2),
+                 "documents_written": same["entered"] + same["left"]}
+    changed = change_one_percent(api)
+    started = time.monotonic()
+    after = api.wait_job(api.call("POST", f"/api/v1/segments/{code}/recalculate")["job_id"])
+    return {"segment": largest, "unchanged": unchanged, "after_1pct_changed": {
+        "customers_changed": changed, "seconds": round(time.monotonic() - started, 2),
+        "entered": after["entered"], "left": after["left"]}}
+
+
+def change_one_percent(api: Api) -> int:
+    """Move 1% of customers (every 100th) to another city through the feed API."""
+    from segsearch.demo.generator import DemoConfig, iter_customers
+    config = DemoConfig(customers=N, seed=SEED, today=TODAY)
+    batch, changed = [], 0
+    for i, (customer, _) in enumerate(iter_customers(config)):
+        if i % 100:
+            continue
+        customer = {**customer, "city": "Kazan" if customer.get("city") == "Moscow" else "Moscow"}
+        batch.append(customer)
+        if len(batch) == 1000:
+            changed += api.call("POST", "/api/v1/customers/_bulk?refresh=wait_for", {"customers": batch})["indexed"]
+            batch = []
+    if batch:
+        changed += api.call("POST", "/api/v1/customers/_bulk?refresh=wait_for", {"customers": batch})["indexed"]
+    return changed
+
+
+def export(api: Api, largest: str) -> dict:
+    req = urllib.request.Request(f"{URL}/api/v1/segments/bench-{largest}/export.csv",
+                                 headers={"Authorization": f"Bearer {api.token}"})
+    started, rows = time.monotonic(), -1
+    with urllib.request.urlopen(req, timeout=3600) as resp:
+        for _ in resp:
+            rows += 1
+    took = time.monotonic() - started
+    return {"segment": largest, "rows": rows, "seconds": round(took, 2), "rows_per_s": round(rows / took)}
+
+
+def es_heap() -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_nodes/stats/jvm") as resp:
+        node = next(iter(json.load(resp)["nodes"].values()))
+    mem = node["jvm"]["mem"]
+    return {"heap_used_mb": round(mem["heap_used_in_bytes"] / 2**20), "heap_max_mb": round(mem["heap_max_in_bytes"] / 2**20)}
+
+
+def postgres(es_counts: dict) -> dict:
+    from bench import pg_peer
+    from segsearch.demo.generator import DemoConfig
+    data = VAR / "postgres"
+    pg_peer.start(data, 55433)
+    try:
+        conn = pg_peer.connect(55433)
+        loaded = pg_peer.load(conn, DemoConfig(customers=N, seed=SEED, today=TODAY))
+        suite = pg_peer.run_suite(conn, TODAY, TZ, calls=CALLS)
+    finally:
+        pg_peer.stop(data)
+    mismatches = {n: (es_counts[n], suite[n]["count"]) for n in SUITE if es_counts[n] != suite[n]["count"]}
+    return {"load": loaded, "suite": suite, "mismatches": mismatches}
+
+
+def main() -> int:
+    global TODAY
+    TODAY = date.fromisoformat(os.environ.get("BENCH_TODAY", datetime.now(timezone.utc).date().isoformat()))
+    log(f"{N} customers, seed {SEED}, today {TODAY}")
+    services("start")
+    results: dict = {"customers": N, "seed": SEED, "today": TODAY.isoformat(), "calls": CALLS,
+                     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                 "python": platform.python_version()}}
+    try:
+        token = (VAR / "dev-token").read_text().strip()
+        app_env = {"ES_URL": f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}",
+                   "REDIS_URL": f"redis://127.0.0.1:{PORTS['SEGSEARCH_REDIS_PORT']}/0"}
+        api = Api(token)
+        results["ingest"] = load(app_env)
+        log(f"ingest: {results['ingest']}")
+        results["preview"] = previews(api)
+        results["formation"] = formations(api)
+        largest = max(results["formation"], key=lambda n: results["formation"][n]["count"])
+        results["recalculation"] = recalculations(api, largest)
+        results["export"] = export(api, largest)
+        results["memory"] = {"worker_peak_rss_mb": peak_rss_mb("worker-*.pid"),
+                             "web_peak_rss_mb": peak_rss_mb("web.pid"), "elasticsearch": es_heap()}
+    finally:
+        services("stop")
+    es_counts = {n: v["count"] for n, v in results["preview"].items()}
+    results["postgres"] = postgres(es_counts)
+    write(results)
+    if results["postgres"]["mismatches"]:
+        log(f"COUNT MISMATCH with PostgreSQL: {results['postgres']['mismatches']}")
+        return 1
+    return 0
+
+
+def write(results: dict) -> None:
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    (ROOT / "bench" / "RESULTS.md").write_text(markdown(results))
+    log(f"wrote {out / 'latest.json'} and bench/RESULTS.md")
+
+
+def markdown(r: dict) -> str:
+    pg = r["postgres"]["suite"]
+    lines = [
+        "# Benchmark results", "",
+        f"{r['customers']:,} customers (seed {r['seed']}, today {r['today']}), {r['calls']} warm calls per rule; "
+        f"machine: {r['machine']['cpus']} cores, {r['machine']['platform']}, Python {r['machine']['python']}.", "",
+        f"Ingest: {r['ingest']['customers_per_s']:,} customers/s, {r['ingest']['orders_per_s']:,} orders/s "
+        f"({r['ingest']['customers']:,} customers, {r['ingest']['orders']:,} orders in {r['ingest']['seconds']} s).", "",
+        "| rule | count | preview p50 ms | p95 ms | formation s | PostgreSQL p50 ms | segsearch / PostgreSQL |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, p in r["preview"].items():
+        ratio = p["p50_ms"] / pg[name]["p50_ms"] if pg[name]["p50_ms"] else float("nan")
+        lines.append(f"| {name} | {p['count']:,} | {p['p50_ms']} | {p['p95_ms']} | "
+                     f"{r['formation'][name]['seconds']} | {pg[name]['p50_ms']} | {ratio:.2f} |")
+    rc = r["recalculation"]
+    lines += ["", f"Recalculation of `{rc['segment']}` with nothing changed: {rc['unchanged']['seconds']} s, "
+              f"{rc['unchanged']['documents_written']} documents written; after "
+              f"{rc['after_1pct_changed']['customers_changed']:,} customers (1%) changed: "
+              f"{rc['after_1pct_changed']['seconds']} s, {rc['after_1pct_changed']['entered']:,} entered, "
+              f"{rc['after_1pct_changed']['left']:,} left.",
+              f"Export of `{r['export']['segment']}`: {r['export']['rows']:,} rows in {r['export']['seconds']} s "
+              f"= {r['export']['rows_per_s']:,} rows/s.",
+              f"Peak memory: worker {r['memory']['worker_peak_rss_mb']} MiB, web {r['memory']['web_peak_rss_mb']} MiB; "
+              f"Elasticsearch heap {r['memory']['elasticsearch']['heap_used_mb']} / "
+              f"{r['memory']['elasticsearch']['heap_max_mb']} MiB.",
+              f"PostgreSQL load: {r['postgres']['load']}.",
+              f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
