@@ -7,6 +7,8 @@ customers it overwrites are reset.
 """
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -35,11 +37,19 @@ def load_catalog(feed, *, product_groups: Iterable[dict] = (), products: Iterabl
 
 
 def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_size: int = 1000,
-                     threads: int = 2, progress: Progress | None = None) -> int:
-    """Index (customer, orders) pairs as whole documents; returns how many were written."""
+                     threads: int = 2, processes: int = 0, progress: Progress | None = None) -> int:
+    """Index (customer, orders) pairs as whole documents; returns how many were written.
+
+    Validation (marshmallow) dominates the Python side, so with `processes` > 1 the
+    documents are built in worker processes while this one feeds the bulk requests.
+    """
     custom_types = feed.catalog.custom_types()
     closures = feed.catalog.closures(None)
-    actions = _actions(feed.indices.customers, pairs, custom_types, closures)
+    index = feed.indices.customers
+    if processes > 1:
+        actions = _actions_in_processes(index, pairs, custom_types, closures, processes, chunk_size)
+    else:
+        actions = _actions(index, pairs, custom_types, closures)
     written = 0
     with _refresh_paused(feed):
         for ok, item in helpers.parallel_bulk(feed.es, actions, thread_count=threads,
@@ -52,6 +62,40 @@ def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_si
     if progress:
         progress(written % chunk_size)
     return written
+
+
+def _actions_in_processes(index, pairs, custom_types, closures, processes: int,
+                          chunk_size: int) -> Iterator[dict[str, Any]]:
+    context = (index, custom_types, closures)
+    with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=context) as pool:
+        chunks = _chunks(pairs, chunk_size)
+        # bounded look-ahead: memory stays flat however many customers stream in
+        pending = [pool.submit(_build_chunk, c) for c in itertools.islice(chunks, processes * 2)]
+        while pending:
+            done = pending.pop(0).result()
+            nxt = next(chunks, None)
+            if nxt is not None:
+                pending.append(pool.submit(_build_chunk, nxt))
+            yield from done
+
+
+_WORKER_CONTEXT: tuple = ()
+
+
+def _init_worker(index: str, custom_types: dict, closures: dict) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = (index, custom_types, closures)
+
+
+def _build_chunk(chunk: list) -> list[dict]:
+    index, custom_types, closures = _WORKER_CONTEXT
+    return list(_actions(index, chunk, custom_types, closures))
+
+
+def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
+    it = iter(pairs)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 @contextmanager
