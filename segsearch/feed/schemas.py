@@ -6,7 +6,7 @@ service layer never sees an unvalidated value.
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from typing import Any
@@ -22,10 +22,19 @@ CUSTOM_TYPES = ("string", "integer", "decimal", "date", "boolean")
 
 
 class UTCDateTime(fields.DateTime):
-    """ISO 8601 in, UTC ISO string out. A value without an offset is taken as UTC."""
+    """ISO 8601 in, UTC ISO string out. A value without an offset is taken as UTC.
+
+    Parsed with datetime.fromisoformat (C code): on bulk loads marshmallow's regex parser
+    was a tenth of the feed's CPU time.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
-        dt = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
@@ -82,10 +91,48 @@ class CustomerSchema(StrictSchema):
         return data
 
 
-class OrderItemSchema(StrictSchema):
-    product_id = fields.String(required=True, validate=ID)
-    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=0))
-    price = Money(load_default=None, allow_none=True)
+class OrderItems(fields.Field):
+    """[{product_id, quantity, price}], checked by hand: orders carry several items and a
+    nested schema per item was a third of bulk-load time. Same paths ("items.0.price")."""
+
+    _price = Money(allow_none=True)
+    _keys = frozenset({"product_id", "quantity", "price"})
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[dict]:
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        errors: dict[int, dict] = {}
+        items = []
+        for position, item in enumerate(value):
+            if not isinstance(item, dict):
+                errors[position] = {"_schema": ["Invalid input type."]}
+                continue
+            item_errors = {key: ["Unknown field."] for key in item if key not in self._keys}
+            loaded = self._item(item, item_errors)
+            if item_errors:
+                errors[position] = item_errors
+            else:
+                items.append(loaded)
+        if errors:
+            raise ValidationError(errors)
+        return items
+
+    def _item(self, item: dict, errors: dict) -> dict:
+        pid = item.get("product_id")
+        if pid is None:
+            errors["product_id"] = ["Missing data for required field."]
+        elif not isinstance(pid, str) or not 1 <= len(pid) <= 128:
+            errors["product_id"] = ["Not a valid string of 1 to 128 characters."]
+        quantity = item.get("quantity", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            errors["quantity"] = ["Not a valid non-negative integer."]
+        price = item.get("price")
+        if price is not None:
+            try:
+                price = self._price.deserialize(price)
+            except ValidationError as err:
+                errors["price"] = err.messages
+        return {"product_id": pid, "quantity": quantity, "price": price}
 
 
 class OrderSchema(StrictSchema):
@@ -96,7 +143,7 @@ class OrderSchema(StrictSchema):
     pipeline = fields.String(allow_none=True, validate=validate.Length(max=128))
     store = fields.String(allow_none=True, validate=validate.Length(max=256))
     total = Money(required=True)
-    items = fields.List(fields.Nested(OrderItemSchema), load_default=list)
+    items = OrderItems(load_default=list)
 
 
 class ProductSchema(StrictSchema):
