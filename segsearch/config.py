@@ -21,6 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "BULK_MAX_ITEMS": 5000,
     # Optimistic-concurrency retries for one customer document before giving up (409).
     "OCC_RETRIES": 20,
+    # E-mail notifications: off while SMTP_HOST is unset (in-app notifications still work).
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": "segsearch@localhost",
+    "SMTP_STARTTLS": False,
+    # Webhook deliveries: events per POST, request timeout, and the pause before each retry
+    # (seconds, comma-separated; one retry per entry; "none" = no retries).
+    "WEBHOOK_BATCH_SIZE": 500,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_RETRY_INTERVALS": "10,60,300,900,3600",
 }
 
 # Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.
@@ -53,3 +65,8 @@ def validate(config: dict[str, Any]) -> None:
     ZoneInfo(config["TIMEZONE"])  # raises for an unknown zone
     if int(config["RECALC_INTERVAL_SECONDS"]) < 60:
         raise ValueError("SEGSEARCH_RECALC_INTERVAL_SECONDS must be at least 60")
+    from segsearch.notify.retry import parse_intervals
+
+    parse_intervals(config["WEBHOOK_RETRY_INTERVALS"])  # raises for a malformed list
+    if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:
+        raise ValueError("SEGSEARCH_WEBHOOK_BATCH_SIZE must be within 1..10000")

@@ -9,6 +9,7 @@ from segsearch.api import errors
 
 def register_api(app: Flask) -> Api:
     from segsearch.api import customers, feed, health, membership, rules, segments
+    from segsearch.api import notify
 
     app.config.update(
         API_TITLE="segsearch", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -17,7 +18,8 @@ def register_api(app: Flask) -> Api:
             "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
     )
     api = Api(app)
-    for blp in (health.blp, feed.blp, customers.blp, rules.blp, segments.blp, membership.blp):
+    for blp in (health.blp, feed.blp, customers.blp, rules.blp, segments.blp, membership.blp,
+                notify.blp):
         api.register_blueprint(blp)
     errors.register(app)
     return api

@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch, helpers
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
 KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "segments",
-         "segment-events")
+         "segment-events", "webhooks", "notifications", "notification-settings")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,18 @@ class Indices:
     @property
     def segments(self) -> str:
         return self.alias("segments")
+
+    @property
+    def webhooks(self) -> str:
+        return self.alias("webhooks")
+
+    @property
+    def notifications(self) -> str:
+        return self.alias("notifications")
+
+    @property
+    def notification_settings(self) -> str:
+        return self.alias("notification-settings")
 
 
 def load_templates(prefix: str) -> dict[str, dict]:

@@ -80,10 +80,10 @@ class Engine:
         count = self.svc.es.count(index=self.svc.indices.customers,
                                   query={"term": {"segments": code}})["count"]
         self._formation_event(code, change, why, count, took_ms)
-        if segment is not None:
-            _after_formation(self.svc, segment, {"count": count, "entered": len(change.entered),
-                                                  "left": len(change.left), "took_ms": took_ms,
-                                                  "reason": why}, change)
+        # A deleted segment still tells webhooks who left (no notification: nobody to tell).
+        _after_formation(self.svc, segment or {"code": code},
+                         {"count": count, "entered": len(change.entered), "left": len(change.left),
+                          "took_ms": took_ms, "reason": why}, change)
         if segment is not None:
             self.store.set_state(code, status="formed", customers_count=count,
                                  last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment))
