@@ -1,12 +1,23 @@
-"""Customer reads beyond the feed (lists, members of a segment) and hand-assigned groups."""
+"""Customer reads beyond the feed (lists, members of a segment, the CSV export of a
+segment) and hand-assigned groups."""
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from typing import Any
+
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
 
 from segsearch.api.security import refresh_arg, requires
 from segsearch.api.views import customer_out
 from segsearch.extensions import services
+from segsearch.segments.export import export_csv
+from segsearch.segments.schemas import encode_cursor
+from segsearch.segments.store import SegmentStore
 from segsearch.segments.user_groups import set_manual
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1", description="Customers")
@@ -23,3 +34,132 @@ class ManualUserGroup(MethodView):
     @blp.doc(summary="Remove a hand-assigned user group (a segment may still grant it)")
     def delete(self, customer_id: str, group: str):
         return customer_out(set_manual(services().feed, customer_id, group, False, refresh_arg()))
+
+
+# -- the customer list -------------------------------------------------------------------
+MAX_Q_WORDS = 8  # q is a few name/email prefixes, not a document
+
+
+class IdCursor(fields.String):
+    """The opaque paging cursor of the customer list: base64url of {"sort": "id", "after": [id]},
+    the format of the segment list's cursors (segments.schemas.encode_cursor)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError):
+            raise ValidationError("Not a valid cursor.") from None
+        if not (isinstance(decoded, dict) and decoded.get("sort") == "id"
+                and _is_one_id(decoded.get("after"))):
+            raise ValidationError("Not a valid cursor.")
+        return decoded["after"]
+
+
+def _is_one_id(after: Any) -> bool:
+    return isinstance(after, list) and len(after) == 1 and isinstance(after[0], str)
+
+
+class CustomerListArgs(Schema):
+    """GET /customers query: filters (all ANDed) and cursor paging, sorted by id."""
+
+    segment = fields.String(validate=validate.Length(min=1, max=64),
+                            metadata={"description": "members of this segment (404 if unknown)"})
+    user_group = fields.String(validate=validate.Length(min=1, max=128))
+    city = fields.String(validate=validate.Length(min=1, max=256))
+    store = fields.String(validate=validate.Length(min=1, max=256))
+    email = fields.String(validate=validate.Length(min=1, max=320),
+                          metadata={"description": "exact, case-insensitive"})
+    q = fields.String(validate=validate.Length(min=1, max=256), metadata={
+        "description": "every word is a case-insensitive prefix of first_name, last_name, "
+                       "email or id"})
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = IdCursor(load_default=None)
+
+
+class CustomerPage(Schema):
+    """One page of customers (each as GET /customers/{id} shows it, without orders)."""
+
+    items = fields.List(fields.Dict())
+    next_cursor = fields.String(allow_none=True)
+    total = fields.Integer()
+
+
+def customer_filters(args: dict) -> list[dict]:
+    """Filter clauses of the customer list; absent keys do not filter."""
+    clauses: list[dict] = []
+    for arg, field in (("segment", "segments"), ("user_group", "user_groups"),
+                       ("city", "city"), ("store", "store")):
+        if args.get(arg):
+            clauses.append({"term": {field: args[arg]}})
+    if args.get("email"):
+        # Emails are stored as given; people type them in any case.
+        clauses.append({"term": {"email": {"value": args["email"], "case_insensitive": True}}})
+    for word in (args.get("q") or "").split()[:MAX_Q_WORDS]:
+        clauses.append(_prefix_anywhere(word))
+    return clauses
+
+
+def _prefix_anywhere(word: str) -> dict:
+    # The fields are keywords (no analyzer): a case-insensitive prefix query on each.
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"prefix": {field: {"value": word, "case_insensitive": True}}}
+        for field in ("first_name", "last_name", "email", "id")]}}
+
+
+def list_customers(args: dict) -> dict:
+    """One page sorted by id (unique: stable paging with search_after), total exact."""
+    svc = services()
+    if args.get("segment"):
+        SegmentStore(svc.es, svc.indices).get(args["segment"])  # 404 for an unknown segment
+    size = args["page_size"]
+    extra = {"search_after": args["cursor"]} if args.get("cursor") else {}
+    res = svc.es.search(index=svc.indices.customers,
+                        query={"bool": {"filter": customer_filters(args)}},
+                        sort=[{"id": "asc"}], size=size + 1, track_total_hits=True,
+                        _source={"excludes": ["orders"]},  # the list is the light view
+                        **extra)
+    hits = res["hits"]["hits"]
+    more = len(hits) > size
+    hits = hits[:size]
+    return {"items": [_light(h["_source"]) for h in hits],
+            "next_cursor": encode_cursor("id", hits[-1]["sort"]) if more else None,
+            "total": res["hits"]["total"]["value"]}
+
+
+def _light(doc: dict) -> dict:
+    out = customer_out(doc)
+    out.pop("orders", None)
+    return out
+
+
+@blp.route("/customers")
+class Customers(MethodView):
+    @requires("customers:read")
+    @blp.arguments(CustomerListArgs, location="query", as_kwargs=False)
+    @blp.response(200, CustomerPage)
+    @blp.alt_response(404, response="NOT_FOUND", description="the segment does not exist")
+    @blp.doc(summary="List customers sorted by id: filters, cursor paging; ?segment=CODE "
+                     "lists the members of a segment")
+    def get(self, args: dict):
+        return list_customers(args)
+
+
+# -- the CSV export of a segment -----------------------------------------------------------
+CSV_DOC = {"200": {"description": "CSV (RFC 4180, header row first), streamed",
+                   "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@blp.route("/segments/<string:code>/export.csv", methods=["GET"])
+@requires("segments:read")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="All members of a segment as a streamed CSV, any size; lists joined by ';', "
+                 "cells a spreadsheet would run as a formula are prefixed with a quote",
+         responses=CSV_DOC)
+def export_segment(code: str) -> Response:
+    svc = services()
+    SegmentStore(svc.es, svc.indices).get(code)  # 404 before any byte is streamed
+    chunks = export_csv(svc.es, svc.indices.customers, code)
+    return Response(stream_with_context(chunks), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{code}.csv"',
+                             "Cache-Control": "no-store"})  # personal data: keep out of caches
