@@ -20,9 +20,12 @@ stop_pidfile() {
   [ -f "$f" ] || return 0
   pid="$(cat "$f")"
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
+    # The whole process group when the pid leads one (gunicorn workers, RQ work horses).
+    local target="$pid"
+    [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target="-$pid"
+    kill -TERM -- "$target" 2>/dev/null || true
     for _ in $(seq "$((grace * 5))"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null && kill -KILL -- "$target" 2>/dev/null
   fi
   rm -f "$f"
 }

@@ -24,7 +24,9 @@ export_env() {
 spawn() {  # spawn NAME CMD...: background process with its own pid file and log
   local what="$1"; shift
   pid_alive "$dir/$what.pid" && return 0
-  (cd "$ROOT" && setsid "$@" >>"$dir/$what.log" 2>&1 & echo $! > "$dir/$what.pid")
+  # A simple command in the background: $! is the program itself (setsid execs it as the
+  # leader of its own process group, which stop_pidfile signals as a whole).
+  (cd "$ROOT"; setsid "$@" >>"$dir/$what.log" 2>&1 & echo $! > "$dir/$what.pid")
 }
 
 start() {

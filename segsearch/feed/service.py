@@ -184,6 +184,36 @@ class Feed:
             failed[cid] = "Too many concurrent writes to this customer; retry."
         return failed
 
+    def patch_customers(self, mutations: Mapping[str, Mutation], fields: list[str],
+                        refresh: str | None = None) -> dict[str, str]:
+        """Like update_customers, for writers that own a few fields (membership, user groups).
+
+        Reads only `fields` and sends a partial `doc` update under the same optimistic
+        concurrency (if_seq_no): Elasticsearch merges it without any script, and the
+        customer's orders never travel through Python. Returns {id: reason} of failures.
+        """
+        pending, failed = dict(mutations), {}
+        for _ in range(self.occ_retries):
+            if not pending:
+                break
+            docs = self.es.mget(index=self.indices.customers, ids=list(pending),
+                                _source_includes=fields)["docs"]
+            actions = []
+            for d in docs:
+                if not d.get("found"):
+                    failed[d["_id"]] = "missing"
+                    continue
+                change = pending[d["_id"]](d.get("_source", {}))
+                actions.append({"_op_type": "update", "_index": self.indices.customers, "_id": d["_id"],
+                                "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"],
+                                "doc": {**change, "updated_at": now_iso()}})
+            pending = {k: v for k, v in pending.items() if k not in failed}
+            done = self._bulk(actions, refresh)
+            pending = {k: v for k, v in pending.items() if k not in done}
+        for cid in pending:
+            failed[cid] = "Too many concurrent writes to this customer; retry."
+        return failed
+
     def _bulk(self, actions: list[dict], refresh: str | None) -> set[str]:
         """Bulk-write; the ids written. Version conflicts are left for the caller's retry."""
         if not actions:

@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch
 from segsearch.feed.service import Feed
 
 PAGE = 1000
+MEMBERSHIP = ["segments", "manual_user_groups", "segment_user_groups", "user_groups"]
 MAX_PASSES = 5
 Progress = Callable[[float], None]
 Record = Callable[[list[str], list[str]], None]
@@ -92,9 +93,6 @@ class MembershipWriter:
             self.es.indices.refresh(index=self.index)
         return change
 
-    def regroup(self, customer_ids: list[str]) -> None:
-        """Recompute user groups after a segment's user_group changed."""
-        self.feed.update_customers({cid: self._mutation(None, None) for cid in customer_ids}, None, create=False)
 
     def _write(self, code: str, entering: list[str], leaving: list[str], progress: Progress | None,
                record: Record | None) -> tuple[list[str], list[str]]:
@@ -104,7 +102,7 @@ class MembershipWriter:
         for start in range(0, len(todo), PAGE):
             chunk = todo[start:start + PAGE]
             mutations = {cid: self._mutation(code, joins) for cid, joins in chunk}
-            failed = self.feed.update_customers(mutations, None, create=False)
+            failed = self.feed.patch_customers(mutations, MEMBERSHIP)
             ins = [cid for cid, joins in chunk if joins and cid not in failed]
             outs = [cid for cid, joins in chunk if not joins and cid not in failed]
             entered += ins
@@ -115,13 +113,10 @@ class MembershipWriter:
                 progress((start + len(chunk)) / len(todo))
         return entered, left
 
-    def _mutation(self, code: str | None, joins: bool | None):
-        def mutate(doc: dict | None) -> dict:
-            assert doc is not None
+    def _mutation(self, code: str, joins: bool):
+        def mutate(doc: dict) -> dict:
             segments = set(doc.get("segments", []))
-            if code is not None:
-                (segments.add if joins else segments.discard)(code)
+            (segments.add if joins else segments.discard)(code)
             new = {**doc, "segments": sorted(segments)}
-            new.update(user_groups_of(new, self.granted))
-            return new
+            return {"segments": new["segments"], **user_groups_of(new, self.granted)}
         return mutate
