@@ -16,19 +16,23 @@ segsearch's previews and times both.
     stop(data_dir)            pg_ctl stop -m fast
 
 Schema (normalised: nothing derived is stored; orders_count, total_spent, last_order_at,
-bought products/groups... are computed from `orders`/`order_items` by each query):
+bought products/groups... are computed from `orders`/`order_items` by each query).
+Customers, orders and products have integer surrogate keys, the feed's ids being kept as
+`external_id`; product groups are keyed by their id, the code rules name them by:
 
     product_groups(id, name, parent_id)
     product_group_closure(ancestor, descendant)      every (ancestor, descendant) pair, self included
-    products(id, name, price)
+    products(id, external_id, name, price)
     product_group_members(product_id, group_id)      a product's own groups, as given
     custom_fields(code, label, type)
-    customers(id, type, first_name, ..., birthday date, created_at timestamptz, ...,
-              custom_<code> typed columns, one per registered custom field)
+    customers(id, external_id, type, first_name, ..., birthday date, created_at timestamptz,
+              ..., custom_<code>: one typed column per registered custom field)
     customer_tags(customer_id, tag)
-    orders(id, customer_id, created_at timestamptz, status, pipeline, store, total numeric)
+    orders(id, external_id, customer_id, created_at timestamptz, status, pipeline, store,
+           total numeric)
     order_items(order_id, product_id, quantity, price)
     view customer_order_stats: the derived aggregates, for people poking at the data
+    functions month_day(date), local_day(timestamptz, zone), local_day_within(...)
 
 A benchmark peer, so the server runs with fsync, synchronous_commit and full_page_writes
 off (a crash loses the data; it is reloaded every run) and autovacuum off (load() runs
@@ -48,10 +52,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["start", "stop", "connect", "load", "SQL", "count_sql", "run_suite", "SETTINGS"]
+__all__ = ["start", "stop", "connect", "load", "load_data", "SQL", "count_sql", "count", "run_suite", "SETTINGS"]
 
 SYSTEM_USER = "postgres"  # PostgreSQL refuses to run as root
 DBNAME = "postgres"
+_CONF = "segsearch-peer.conf"  # our settings, included from postgresql.conf
 
 # For a 2-core / 24 GiB machine. The durability switches are off on purpose: it is a
 # benchmark peer whose data is regenerated every run.
@@ -106,11 +111,10 @@ def _bin_dir() -> Path:
 
 
 def _find_bin_dir() -> Path | None:
-    def version(path: str) -> tuple[int, ...]:
-        digits = re.findall(r"\d+", Path(path).parent.name)
-        return tuple(int(d) for d in digits)
+    def version(bin_dir: str) -> tuple[int, ...]:  # /usr/lib/postgresql/15/bin -> (15,)
+        return tuple(int(d) for d in re.findall(r"\d+", Path(bin_dir).parent.name))
 
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: version(p + "/x"))
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)
     for directory in reversed(candidates):
         if (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
             return Path(directory)
@@ -132,20 +136,33 @@ def _run(args: list[str], *, check: bool = True, timeout: float = 300) -> subpro
     return proc
 
 
-def _prepare_dir(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def _system_user_ids() -> tuple[int, int] | None:
+    """(uid, gid) the server runs as when we are root; None when we run it as ourselves."""
     if os.geteuid() != 0:
-        data_dir.chmod(0o700)
-        return
+        return None
     import pwd
     entry = pwd.getpwnam(SYSTEM_USER)
-    for parent in data_dir.resolve().parents:  # the server must reach its directory
-        mode = parent.stat()
-        if not (mode.st_mode & stat.S_IXOTH or mode.st_uid == entry.pw_uid):
-            raise RuntimeError(f"{parent} is not traversable by the {SYSTEM_USER} user "
-                               f"(mode {stat.filemode(mode.st_mode)}): put the data dir elsewhere")
-    for path in [data_dir, *data_dir.rglob("*")]:
-        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _give(path: Path) -> None:
+    ids = _system_user_ids()
+    if ids is not None:
+        os.chown(path, *ids, follow_symlinks=False)
+
+
+def _prepare_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ids = _system_user_ids()
+    if ids is not None:
+        for parent in data_dir.resolve().parents:  # the server must reach its directory
+            mode = parent.stat()
+            if not (mode.st_mode & stat.S_IXOTH or mode.st_uid == ids[0]):
+                raise RuntimeError(f"{parent} is not traversable by the {SYSTEM_USER} user "
+                                   f"(mode {stat.filemode(mode.st_mode)}): put the data dir elsewhere")
+        if data_dir.stat().st_uid != ids[0]:
+            for path in [data_dir, *data_dir.rglob("*")]:
+                _give(path)
     data_dir.chmod(0o700)
 
 
@@ -161,9 +178,11 @@ def start(data_dir: Path, port: int) -> None:
         _run([str(bin_dir / "initdb"), "-D", str(data_dir), "-U", SYSTEM_USER, "--auth=trust",
               "-E", "UTF8", "--locale=C", "--no-sync"])
         with (data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# segsearch benchmark peer (bench/pg_peer.py)\n")
-            for key, value in SETTINGS.items():
-                conf.write(f"{key} = {value}\n")
+            conf.write(f"\n# segsearch benchmark peer (bench/pg_peer.py)\ninclude '{_CONF}'\n")
+    # rewritten on every start, so a data dir kept from an earlier run gets today's SETTINGS
+    conf_path = data_dir / _CONF
+    conf_path.write_text("".join(f"{key} = {value}\n" for key, value in SETTINGS.items()))
+    _give(conf_path)
     if _run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "status"], check=False).returncode == 0:
         stop(data_dir)
     _run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(data_dir / "server.log"),
@@ -198,7 +217,7 @@ def connect(port: int, *, dbname: str = DBNAME):
 _CUSTOM_TYPES = {"string": "text", "integer": "bigint", "decimal": "numeric", "date": "date",
                  "boolean": "boolean"}
 
-_CUSTOMER_COLUMNS = ("id", "type", "first_name", "last_name", "email", "phone", "sex",
+_CUSTOMER_COLUMNS = ("type", "first_name", "last_name", "email", "phone", "sex",
                      "birthday", "city", "country", "store", "source", "manager", "vip",
                      "created_at", "email_subscribed", "sms_subscribed", "last_email_opened_at")
 
@@ -208,28 +227,45 @@ DROP TABLE IF EXISTS order_items, orders, customer_tags, customers, custom_field
     product_group_members, products, product_group_closure, product_groups CASCADE;
 """
 
+# Customers, orders and products get integer surrogate keys (as a shop's own database
+# would); the feed's string ids are kept as `external_id`. Product groups are few and are
+# named by their id (`tea`, `chinese-tea`) in rules, so that id stays their key.
 _CREATE = """
 CREATE TABLE product_groups (id text NOT NULL, name text NOT NULL, parent_id text);
 CREATE TABLE product_group_closure (ancestor text NOT NULL, descendant text NOT NULL);
-CREATE TABLE products (id text NOT NULL, name text NOT NULL, price numeric(14, 2));
-CREATE TABLE product_group_members (product_id text NOT NULL, group_id text NOT NULL);
+CREATE TABLE products (id integer NOT NULL, external_id text NOT NULL, name text NOT NULL,
+    price numeric(14, 2));
+CREATE TABLE product_group_members (product_id integer NOT NULL, group_id text NOT NULL);
 CREATE TABLE custom_fields (code text NOT NULL, label text NOT NULL, type text NOT NULL);
 CREATE TABLE customers (
-    id text NOT NULL, type text, first_name text, last_name text, email text, phone text,
-    sex text, birthday date, city text, country text, store text, source text, manager text,
-    vip boolean, created_at timestamptz, email_subscribed boolean, sms_subscribed boolean,
-    last_email_opened_at timestamptz{custom_columns});
-CREATE TABLE customer_tags (customer_id text NOT NULL, tag text NOT NULL);
+    id bigint NOT NULL, external_id text NOT NULL, type text, first_name text, last_name text,
+    email text, phone text, sex text, birthday date, city text, country text, store text,
+    source text, manager text, vip boolean, created_at timestamptz, email_subscribed boolean,
+    sms_subscribed boolean, last_email_opened_at timestamptz{custom_columns});
+CREATE TABLE customer_tags (customer_id bigint NOT NULL, tag text NOT NULL);
 CREATE TABLE orders (
-    id text NOT NULL, customer_id text NOT NULL, created_at timestamptz NOT NULL,
-    status text, pipeline text, store text, total numeric(14, 2));
-CREATE TABLE order_items (order_id text NOT NULL, product_id text NOT NULL, quantity integer,
-    price numeric(14, 2));
+    id bigint NOT NULL, external_id text NOT NULL, customer_id bigint NOT NULL,
+    created_at timestamptz NOT NULL, status text, pipeline text, store text, total numeric(14, 2));
+CREATE TABLE order_items (order_id bigint NOT NULL, product_id integer NOT NULL,
+    quantity integer, price numeric(14, 2));
 
 -- (month, day) of a date as one comparable integer: 29 Feb = 229 lies between 228 and 301.
+-- Indexed (customers_month_day_idx). PL/pgSQL, so never inlined: its COST then tells the
+-- planner that computing it row by row is dear; inlined, the arithmetic looked free and
+-- the planner scanned all customers (10x slower) instead of using the index.
 CREATE OR REPLACE FUNCTION month_day(d date) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 100
+    AS $$ BEGIN RETURN (EXTRACT(MONTH FROM d) * 100 + EXTRACT(DAY FROM d))::integer; END $$;
+-- The calendar day of an instant in a zone, and "that day is within [low, high]" (both
+-- inlined by the planner). COALESCE(..., false) changes nothing in a WHERE clause but
+-- hides the range from the planner, which has no statistics for the expression and
+-- would otherwise take any range on it for a 0.5% sliver (it is estimated at 50%).
+CREATE OR REPLACE FUNCTION local_day(t timestamptz, tz text) RETURNS date
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT (EXTRACT(MONTH FROM d) * 100 + EXTRACT(DAY FROM d))::integer $$;
+    AS $$ SELECT (t AT TIME ZONE tz)::date $$;
+CREATE OR REPLACE FUNCTION local_day_within(t timestamptz, tz text, low date, high date)
+    RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT COALESCE((t AT TIME ZONE tz)::date BETWEEN low AND high, false) $$;
 """
 
 # Keys, foreign keys and indexes: built after the COPY (much faster than maintaining them).
@@ -239,25 +275,29 @@ ALTER TABLE product_groups ADD FOREIGN KEY (parent_id) REFERENCES product_groups
 ALTER TABLE product_group_closure ADD PRIMARY KEY (ancestor, descendant);
 CREATE INDEX ON product_group_closure (descendant, ancestor);
 ALTER TABLE products ADD PRIMARY KEY (id);
+ALTER TABLE products ADD UNIQUE (external_id);
 ALTER TABLE product_group_members ADD PRIMARY KEY (product_id, group_id);
 CREATE INDEX ON product_group_members (group_id, product_id);
 ALTER TABLE custom_fields ADD PRIMARY KEY (code);
 ALTER TABLE customers ADD PRIMARY KEY (id);
+ALTER TABLE customers ADD UNIQUE (external_id);
 CREATE INDEX ON customers (city);
 CREATE INDEX ON customers (source);
 CREATE INDEX ON customers (store);
 CREATE INDEX ON customers (birthday);
-CREATE INDEX ON customers (month_day(birthday));
+CREATE INDEX customers_month_day_idx ON customers (month_day(birthday));
 CREATE INDEX ON customers (created_at);
 CREATE INDEX ON customers (email);
 CREATE INDEX ON customer_tags (customer_id);
 CREATE INDEX ON customer_tags (tag);
 ALTER TABLE orders ADD PRIMARY KEY (id);
-CREATE INDEX ON orders (customer_id, created_at);
+ALTER TABLE orders ADD UNIQUE (external_id);
+-- covers the per-customer aggregates (count, sum, last order, statuses) without the heap
+CREATE INDEX ON orders (customer_id, created_at) INCLUDE (status, total);
 CREATE INDEX ON orders (status);
 CREATE INDEX ON orders (created_at);
-CREATE INDEX ON order_items (order_id);
-CREATE INDEX ON order_items (product_id);
+CREATE INDEX ON order_items (order_id, product_id);
+CREATE INDEX ON order_items (product_id, order_id);
 ALTER TABLE customer_tags ADD FOREIGN KEY (customer_id) REFERENCES customers (id);
 ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers (id);
 ALTER TABLE order_items ADD FOREIGN KEY (order_id) REFERENCES orders (id);
@@ -268,6 +308,7 @@ ALTER TABLE product_group_members ADD FOREIGN KEY (group_id) REFERENCES product_
 -- The derived fields of CONTRACT section 3, computed (never stored): a plain view.
 CREATE VIEW customer_order_stats AS
 SELECT c.id AS customer_id,
+       c.external_id,
        count(o.id) AS orders_count,
        coalesce(sum(o.total), 0) AS total_spent,
        sum(o.total)::float8 / nullif(count(o.id), 0) AS average_order_value,
@@ -333,15 +374,23 @@ def load(conn, config, progress: Callable[[int, int], None] | None = None,
     keys, indexes, foreign keys, VACUUM ANALYZE. ``progress(done, total)`` is called after
     every chunk. Returns row counts and timings.
     """
-    from psycopg import sql
-
     from segsearch.demo.generator import catalogue_data, iter_customers
+
+    return load_data(conn, catalogue_data(config), iter_customers(config),
+                     total=config.customers, progress=progress, chunk_size=chunk_size)
+
+
+def load_data(conn, catalogue: dict, customers: Iterable[tuple[dict, list[dict]]], *,
+              total: int | None = None, progress: Callable[[int, int], None] | None = None,
+              chunk_size: int = 10_000) -> dict:
+    """``load`` for any data in the feed's shapes: ``catalogue`` holds ``product_groups``,
+    ``products`` and ``custom_fields``; ``customers`` yields (customer, its orders)."""
+    from psycopg import sql
 
     if not conn.autocommit:
         conn.commit()
         conn.autocommit = True
     started = time.perf_counter()
-    catalogue = catalogue_data(config)
     custom_fields = catalogue["custom_fields"]
     for cf in custom_fields:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,50}", cf["code"]) or cf["type"] not in _CUSTOM_TYPES:
@@ -362,40 +411,57 @@ def load(conn, config, progress: Callable[[int, int], None] | None = None,
                 cp.write_row(row)
                 rows[table] += 1
 
+    products = catalogue["products"]
+    product_key = {p["id"]: n for n, p in enumerate(products, start=1)}
     with conn.transaction():
         groups = catalogue["product_groups"]
         copy("product_groups", ("id", "name", "parent_id"),
              ((g["id"], g["name"], g.get("parent_id")) for g in groups))
         copy("product_group_closure", ("ancestor", "descendant"), _closure(groups))
-        copy("products", ("id", "name", "price"),
-             ((p["id"], p["name"], _money(p.get("price"))) for p in catalogue["products"]))
+        copy("products", ("id", "external_id", "name", "price"),
+             ((product_key[p["id"]], p["id"], p["name"], _money(p.get("price"))) for p in products))
         copy("product_group_members", ("product_id", "group_id"),
-             ((p["id"], g) for p in catalogue["products"] for g in dict.fromkeys(p.get("groups") or [])))
+             ((product_key[p["id"]], g) for p in products for g in dict.fromkeys(p.get("groups") or [])))
         copy("custom_fields", ("code", "label", "type"),
              ((cf["code"], cf["label"], cf["type"]) for cf in custom_fields))
 
-    customer_columns = [*_CUSTOMER_COLUMNS, *(f"custom_{cf['code']}" for cf in custom_fields)]
+    customer_columns = ["id", "external_id", *_CUSTOMER_COLUMNS,
+                        *(f"custom_{cf['code']}" for cf in custom_fields)]
     custom_codes = [cf["code"] for cf in custom_fields]
-    stream = _Timed(iter_customers(config))
+    stream = _Timed(customers)
     copy_started = time.perf_counter()
-    done = 0
+    done = next_customer = next_order = 0
     for chunk in _chunks(stream, chunk_size):
+        # Surrogate keys, assigned in stream order; only this chunk's are kept in memory.
+        keyed = []
+        for customer, its_orders in chunk:
+            next_customer += 1
+            order_keys = []
+            for order in its_orders:
+                if order["customer_id"] != customer["id"]:
+                    raise ValueError(f"order {order['id']} is not of customer {customer['id']}")
+                next_order += 1
+                order_keys.append((next_order, order))
+            keyed.append((next_customer, customer, order_keys))
         with conn.transaction():
             copy("customers", customer_columns,
-                 ([c.get(col) for col in _CUSTOMER_COLUMNS]
-                  + [(c.get("custom") or {}).get(code) for code in custom_codes]
-                  for c, _ in chunk))
+                 ([key, c["id"], *[c.get(col) for col in _CUSTOMER_COLUMNS],
+                   *[(c.get("custom") or {}).get(code) for code in custom_codes]]
+                  for key, c, _ in keyed))
             copy("customer_tags", ("customer_id", "tag"),
-                 ((c["id"], tag) for c, _ in chunk for tag in dict.fromkeys(c.get("tags") or [])))
-            copy("orders", ("id", "customer_id", "created_at", "status", "pipeline", "store", "total"),
-                 ((o["id"], o["customer_id"], o["created_at"], o.get("status"), o.get("pipeline"),
-                   o.get("store"), _money(o.get("total"))) for _, orders in chunk for o in orders))
+                 ((key, tag) for key, c, _ in keyed for tag in dict.fromkeys(c.get("tags") or [])))
+            copy("orders", ("id", "external_id", "customer_id", "created_at", "status", "pipeline",
+                            "store", "total"),
+                 ((okey, o["id"], key, o["created_at"], o.get("status"), o.get("pipeline"),
+                   o.get("store"), _money(o.get("total")))
+                  for key, _, orders in keyed for okey, o in orders))
             copy("order_items", ("order_id", "product_id", "quantity", "price"),
-                 ((o["id"], item["product_id"], item.get("quantity"), _money(item.get("price")))
-                  for _, orders in chunk for o in orders for item in o.get("items") or []))
+                 ((okey, product_key[item["product_id"]], item.get("quantity"),
+                   _money(item.get("price")))
+                  for _, _, orders in keyed for okey, o in orders for item in o.get("items") or []))
         done += len(chunk)
         if progress is not None:
-            progress(done, config.customers)
+            progress(done, total if total is not None else done)
     copy_seconds = time.perf_counter() - copy_started
 
     index_started = time.perf_counter()
@@ -427,11 +493,15 @@ def load(conn, config, progress: Callable[[int, int], None] | None = None,
 #
 # Conventions of every query below:
 # * %(today)s is the day of evaluation (a date), %(tz)s the zone of SEGSEARCH_TIMEZONE.
-# * A datetime's calendar day is (t AT TIME ZONE %(tz)s)::date (R9). The exact test is that
-#   expression; next to it stands a coarser bound on the bare column, widened by a day on
-#   each side (no zone is more than 14 hours from UTC), that an index can use. It only
-#   ever admits a superset, so results are exact for every zone, DST days included -- the
-#   "local midnight as an instant" form would be wrong where midnight is skipped/repeated.
+# * A datetime's calendar day is local_day(t, %(tz)s) = (t AT TIME ZONE %(tz)s)::date (R9);
+#   "that day is within [low, high]" is local_day_within(t, %(tz)s, low, high), the exact
+#   test (not a bare BETWEEN on local_day(): see its definition). Next to it stands a
+#   coarser range on the bare column, widened by a day on each side (no zone is more than
+#   14 hours from UTC), which an index and the planner's statistics can use; it only ever
+#   admits a superset. An instant range alone ("local midnight AT TIME ZONE tz") would be
+#   wrong in zones whose midnight is repeated by a DST change (America/Havana), and where
+#   the clock falls back across midnight (Asia/Beirut) the instants of one local day are
+#   not even contiguous.
 # * Customers without orders have orders_count = total_spent = 0 and no last_order_at (R1):
 #   every orders rule of the suite either excludes them by its bounds or says so below.
 # * An order matching a product group is tested with EXISTS, never with a join: an order
@@ -453,7 +523,8 @@ WHERE source IN ('Yandex.Direct', 'Google Ads')
     # outside the range, so grouping the orders is enough.
     "spent-500-5000": """
 SELECT count(*) FROM (
-    SELECT customer_id FROM orders GROUP BY customer_id
+    SELECT customer_id FROM orders
+    GROUP BY customer_id
     HAVING sum(total) BETWEEN 500 AND 5000
 ) spenders
 """,
@@ -463,12 +534,12 @@ SELECT count(*) FROM (
 SELECT count(DISTINCT o.customer_id) FROM orders o
 WHERE o.created_at >= (%(today)s::date - 91)::timestamp AT TIME ZONE 'UTC'
   AND o.created_at < (%(today)s::date + 2)::timestamp AT TIME ZONE 'UTC'
-  AND (o.created_at AT TIME ZONE %(tz)s)::date BETWEEN %(today)s::date - 90 AND %(today)s::date
+  AND local_day_within(o.created_at, %(tz)s, %(today)s::date - 90, %(today)s::date)
   AND NOT EXISTS (
       SELECT 1 FROM orders later
       WHERE later.customer_id = o.customer_id
         AND later.created_at >= %(today)s::date::timestamp AT TIME ZONE 'UTC'
-        AND (later.created_at AT TIME ZONE %(tz)s)::date > %(today)s::date)
+        AND local_day(later.created_at, %(tz)s) > %(today)s::date)
 """,
     # birthday (month, day) in 12-20..01-10: the range wraps the new year.
     "birthday-20dec-10jan": """
@@ -512,7 +583,7 @@ SELECT count(*) FROM (
     WHERE status IN ('paid', 'delivered')
       AND created_at >= (%(today)s::date - 366)::timestamp AT TIME ZONE 'UTC'
       AND created_at < (%(today)s::date + 2)::timestamp AT TIME ZONE 'UTC'
-      AND (created_at AT TIME ZONE %(tz)s)::date BETWEEN %(today)s::date - 365 AND %(today)s::date
+      AND local_day_within(created_at, %(tz)s, %(today)s::date - 365, %(today)s::date)
     GROUP BY customer_id
     HAVING count(*) >= 3
 ) loyal
@@ -524,7 +595,7 @@ SELECT count(*) FROM (
     SELECT o.customer_id FROM orders o
     WHERE o.created_at >= (%(today)s::date - 731)::timestamp AT TIME ZONE 'UTC'
       AND o.created_at < (%(today)s::date + 2)::timestamp AT TIME ZONE 'UTC'
-      AND (o.created_at AT TIME ZONE %(tz)s)::date BETWEEN %(today)s::date - 730 AND %(today)s::date
+      AND local_day_within(o.created_at, %(tz)s, %(today)s::date - 730, %(today)s::date)
       AND EXISTS (
           SELECT 1 FROM order_items i
           JOIN product_group_members m ON m.product_id = i.product_id
@@ -552,7 +623,7 @@ WHERE city = 'Kazan'
 SELECT count(*) FROM customers c
 WHERE c.created_at >= (%(today)s::date - 366)::timestamp AT TIME ZONE 'UTC'
   AND c.created_at < (%(today)s::date + 2)::timestamp AT TIME ZONE 'UTC'
-  AND (c.created_at AT TIME ZONE %(tz)s)::date BETWEEN %(today)s::date - 365 AND %(today)s::date
+  AND local_day_within(c.created_at, %(tz)s, %(today)s::date - 365, %(today)s::date)
   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = 'cancelled')
 """,
     # custom.married is true AND custom.loyalty_level between 2 and 4 (absent = no value).

@@ -5,7 +5,10 @@ demo dataset, and checks the count of every hand-written SUITE query against the
 independent oracle (tests/oracle/evaluator.py) over the very same generated data -- for
 the bench's day in UTC and for a few other days and zones that exercise year wrap-around,
 29 February, orders "in the future" of the evaluation day and a local day that differs
-from the UTC one. Correctness only: no timing is asserted here.
+from the UTC one. A second database holds hand-made customers sitting exactly on every
+boundary of every rule (a second either side of local midnight, age 25 to the day, born on
+29 February, sums of exactly 300, an order with two tea items...), checked the same way.
+Correctness only: no timing is asserted here.
 
 Needs the Debian package postgresql (pg_peer installs it when missing, as root); if the
 server cannot be installed or started the tests fail with the error, they are not skipped.
@@ -16,14 +19,16 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bench import pg_peer
 from bench.rules import SUITE
-from segsearch.demo.generator import DemoConfig, generate
+from segsearch.demo.generator import DemoConfig, catalogue_data, generate
 from tests.oracle.evaluator import matching_ids
 
 pytestmark = pytest.mark.integration
@@ -45,6 +50,18 @@ CASES = [(name, CONFIG.today, "UTC") for name in SUITE] + [
     ]
     for name in DATE_RULES
 ]
+
+
+# Boundary customers are made for every (day, zone) below, and every rule is checked on
+# each: the days above, plus a zone whose midnight is repeated: Havana falls back from
+# 01:00 to 00:00 on 2 Nov 2025 and 1 Nov 2026, which are today-90, today-365 and today-730
+# of these days.
+EDGE_DAYS = sorted({(today, tz) for _, today, tz in CASES} | {
+    (dt.date(2027, 1, 30), "America/Havana"),
+    (dt.date(2027, 11, 1), "America/Havana"),
+    (dt.date(2027, 11, 2), "America/Havana"),
+})
+EDGE_CASES = [(name, today, tz) for today, tz in EDGE_DAYS for name in SUITE]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +107,6 @@ def test_derived_view_matches_the_orders(pg, data: dict) -> None:
                      "count(average_order_value), count(last_order_at) "
                      "FROM customer_order_stats").fetchone()
     buyers = {o["customer_id"] for o in data["orders"]}
-    from decimal import Decimal
     total = sum((Decimal(str(o["total"])) for o in data["orders"]), Decimal(0))
     assert row == (len(data["customers"]), len(data["orders"]), total, len(buyers), len(buyers))
 
@@ -105,3 +121,158 @@ def test_sql_count_equals_the_oracle(pg, data: dict, name: str, today: dt.date, 
     assert got == len(expected), f"{name} on {today} in {tz}: SQL {got}, oracle {len(expected)}"
     # A rule that selects nobody (or everybody) would prove little.
     assert 0 < len(expected) < len(data["customers"]), (name, today, tz, len(expected))
+
+
+# ------------------------------------------------------------------ boundary customers
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 Feb in a common year
+        return day.replace(year=day.year - years, day=28)
+
+
+def _md_date(day: dt.date) -> dt.date:
+    """A birthday with the (month, day) of ``day`` (in a leap year, so 29 Feb exists)."""
+    return dt.date(1992, day.month, day.day)
+
+
+def edge_population(days: list[tuple[dt.date, str]]) -> tuple[list[dict], list[dict]]:
+    """Customers and orders on the boundaries of every SUITE rule, for each (today, zone)."""
+    customers: list[dict] = []
+    orders: list[dict] = []
+
+    def customer(cid: str, **fields: Any) -> str:
+        base = {"id": cid, "type": "person", "first_name": "Edge", "last_name": cid,
+                "email": f"{cid}@example.com", "phone": None, "sex": "male", "birthday": None,
+                "city": "Tver", "country": "RU", "store": "online", "source": "Organic",
+                "manager": None, "tags": [], "vip": False, "created_at": "2020-01-01T12:00:00+00:00",
+                "email_subscribed": False, "sms_subscribed": False, "last_email_opened_at": None,
+                "custom": {}}
+        base.update(fields)
+        if isinstance(base["birthday"], dt.date):
+            base["birthday"] = base["birthday"].isoformat()
+        customers.append(base)
+        return cid
+
+    def order(cid: str, at: dt.datetime, *, status: str = "delivered", total: str = "100.00",
+              products: tuple[str, ...] = ("p31",)) -> None:
+        n = sum(1 for o in orders if o["customer_id"] == cid) + 1
+        orders.append({"id": f"o-{cid}-{n}", "customer_id": cid, "created_at": at.isoformat(),
+                       "status": status, "pipeline": None, "store": "online",
+                       "total": float(total),
+                       "items": [{"product_id": p, "quantity": 1, "price": 1.0} for p in products]})
+
+    second = dt.timedelta(seconds=1)
+    # once: the fixed ignore-year range 12-20..01-10, and the other customer-block rules
+    for md in ("12-19", "12-20", "12-31", "01-01", "01-10", "01-11", "02-29"):
+        customer(f"md-{md}", birthday=dt.date.fromisoformat(f"2000-{md}"))
+    customer("no-city-paid", city=None, source="Google Ads")
+    customer("spb-paid", city="Saint Petersburg", source="Yandex.Direct")
+    customer("sub-vip-null", email_subscribed=True, vip=None)
+    customer("sub-vip", email_subscribed=True, vip=True)
+    customer("sub-null", email_subscribed=None, vip=False)
+    for level in (1, 2, 4, 5):
+        customer(f"married-{level}", custom={"married": True, "loyalty_level": level})
+    customer("married-nolevel", custom={"married": True})
+    customer("single-3", custom={"married": False, "loyalty_level": 3})
+    for total in ("499.99", "500.00", "5000.00", "5000.01"):
+        order(customer(f"spent-{total}"), dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc), total=total)
+    order(customer("spent-split"), dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc), total="0.10")
+    order("spent-split", dt.datetime(2024, 6, 2, tzinfo=dt.timezone.utc), total="499.90")
+    for count in (9, 10):
+        cid = customer(f"orders-{count}")
+        for i in range(count):
+            order(cid, dt.datetime(2024, 1, 1 + i, tzinfo=dt.timezone.utc), total="1.00")
+    customer("kazan-no-orders", city="Kazan")
+
+    for k, (today, tz) in enumerate(days):
+        zone = ZoneInfo(tz)
+
+        def start(day: dt.date) -> dt.datetime:
+            """The first instant of a local day (fold=0: the earlier of a repeated midnight)."""
+            return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.timezone.utc)
+
+        def days_ago(n: int) -> dt.date:
+            return today - dt.timedelta(days=n)
+
+        p = f"e{k}"
+        # age 25..35 (women), to the day; 29 Feb birthdays near both ends
+        for years in (25, 36):
+            b = _years_before(today, years)
+            customer(f"{p}-age-{years}", sex="female", birthday=b)
+            customer(f"{p}-age-{years}-plus1", sex="female", birthday=b + dt.timedelta(days=1))
+        for year in range(today.year - 37, today.year - 23):
+            if year % 4 == 0:
+                customer(f"{p}-leap-{year}", sex="female", birthday=dt.date(year, 2, 29))
+        # birthday in the next 7 days, ignoring the year
+        for offset in (-1, 0, 7, 8):
+            customer(f"{p}-bday{offset}", birthday=_md_date(today + dt.timedelta(days=offset)))
+        # created within [today-365, today], and never a cancelled order
+        for label, at in (("early", start(days_ago(365)) - second), ("first", start(days_ago(365))),
+                          ("last", start(today + dt.timedelta(days=1)) - second),
+                          ("future", start(today + dt.timedelta(days=1)))):
+            customer(f"{p}-new-{label}", created_at=at.isoformat())
+            order(customer(f"{p}-new-{label}-cancelled", created_at=at.isoformat()), at + second,
+                  status="cancelled")
+            order(customer(f"{p}-new-{label}-paid", created_at=at.isoformat()), at + second,
+                  status="paid")
+        # last order within [today-90, today]
+        order(customer(f"{p}-last-early"), start(days_ago(90)) - second)
+        order(customer(f"{p}-last-first"), start(days_ago(90)))
+        order(customer(f"{p}-last-end"), start(today + dt.timedelta(days=1)) - second)
+        order(customer(f"{p}-last-future"), start(days_ago(10)))
+        order(f"{p}-last-future", start(today + dt.timedelta(days=1)))
+        # three paid/delivered orders within [today-365, today]
+        year_start, year_end = start(days_ago(365)), start(today + dt.timedelta(days=1)) - second
+        for label, first, status in (("in", year_start, "paid"), ("early", year_start - second, "paid"),
+                                     ("cancelled", year_start, "cancelled")):
+            cid = customer(f"{p}-paid3-{label}")
+            order(cid, first, status=status)
+            order(cid, start(days_ago(100)), status="delivered")
+            order(cid, year_end, status="paid")
+        # tea spend >= 300 within [today-730, today]; an order with two tea items counts once
+        two_years = start(days_ago(730))
+        order(customer(f"{p}-tea-300"), two_years, total="300.00", products=("p1",))
+        order(customer(f"{p}-tea-early"), two_years - second, total="300.00", products=("p1",))
+        order(customer(f"{p}-tea-two-items"), two_years, total="150.00", products=("p1", "p6"))
+        order(customer(f"{p}-tea-gift-set"), two_years, total="150.00", products=("p77", "p2"))
+        order(customer(f"{p}-tea-split"), year_end, total="0.10", products=("p20",))
+        order(f"{p}-tea-split", two_years, total="299.90", products=("p77", "p31"))
+        order(customer(f"{p}-tea-coffee"), two_years, total="300.00", products=("p31",))
+        order(customer(f"{p}-tea-future"), start(today + dt.timedelta(days=1)), total="300.00",
+              products=("p1",))
+        order(customer(f"{p}-chinese-white"), two_years, products=("p11",))
+        order(customer(f"{p}-chinese-black"), two_years, products=("p20",))
+    return customers, orders
+
+
+@pytest.fixture(scope="module")
+def edges(pg) -> Iterator[tuple[Any, dict]]:
+    """A second database on the same server holding only the boundary customers."""
+    pg.execute("DROP DATABASE IF EXISTS edges")
+    pg.execute("CREATE DATABASE edges")
+    conn = pg_peer.connect(PORT, dbname="edges")
+    try:
+        world = catalogue_data(CONFIG)
+        customers, orders = edge_population(EDGE_DAYS)
+        by_customer: dict[str, list[dict]] = {}
+        for o in orders:
+            by_customer.setdefault(o["customer_id"], []).append(o)
+        pg_peer.load_data(conn, world, ((c, by_customer.get(c["id"], [])) for c in customers))
+        world.update(customers=customers, orders=orders)
+        yield conn, world
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("name", "today", "tz"), EDGE_CASES,
+                         ids=[f"{n}@{d}@{z}" for n, d, z in EDGE_CASES])
+def test_sql_count_equals_the_oracle_on_boundaries(edges, name: str, today: dt.date, tz: str) -> None:
+    conn, world = edges
+    expected = matching_ids(SUITE[name], customers=world["customers"], orders=world["orders"],
+                            products=world["products"], product_groups=world["product_groups"],
+                            custom_fields=world["custom_fields"], today=today, timezone=tz)
+    got = pg_peer.count(conn, name, today, tz)
+    assert got == len(expected), f"{name} on {today} in {tz}: SQL {got}, oracle {len(expected)}"
