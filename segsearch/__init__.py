@@ -1,6 +1,7 @@
 """segsearch: customer segmentation over Elasticsearch."""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -17,7 +18,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     merged = {**settings.from_env(), **(config or {})}
     settings.validate(merged)
     app.config["SEGSEARCH"] = merged
+    # Without SEGSEARCH_SECRET_KEY a random key per start: admin sessions then don't
+    # survive a restart (everyone logs in again), which is safe but not convenient.
+    app.secret_key = merged["SECRET_KEY"] or secrets.token_hex(32)
     extensions.init_app(app)
     register_api(app)
     register_cli(app)
+    from segsearch.admin import blp as admin_blp
+    app.register_blueprint(admin_blp)
     return app

@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     # The calendar day used by relative dates and day-level date comparisons.
     "TIMEZONE": "UTC",
     "PORT": 8000,
+    # Signs the admin UI's session cookie (env SEGSEARCH_SECRET_KEY). None: a random key is
+    # generated at start, so admin sessions do not survive a restart and are not shared
+    # between processes; set it when several web processes serve the admin.
+    "SECRET_KEY": None,
     # Upper bound of one bulk request body (items).
     "BULK_MAX_ITEMS": 5000,
     # Optimistic-concurrency retries for one customer document before giving up (409).

@@ -52,7 +52,8 @@ def segment_service() -> SegmentService:
     """The service bound to this app's indices, with the formation hook."""
     svc = services()
     store = SegmentStore(svc.es, svc.indices, occ_retries=svc.config["OCC_RETRIES"])
-    return SegmentService(store, on_change=enqueue_formation, tz=svc.config["TIMEZONE"])
+    return SegmentService(store, on_change=enqueue_formation, tz=svc.config["TIMEZONE"],
+                          customers_index=svc.indices.customers)
 
 
 @blp.route("/segments")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 # Derived for the index only: the rule compiler reads them, clients never need them.
-_INTERNAL = {"birthday_md", "custom_md"}
+_INTERNAL = {"birthday_md", "custom_md", "email_lc"}
 _INTERNAL_ORDER = {"total_minor", "product_groups", "product_ids"}
 
 

@@ -13,7 +13,9 @@ from typing import Any, Iterable, Mapping
 
 # Written by segsearch (membership engine), kept across every feed write.
 MEMBERSHIP_FIELDS = ("segments", "manual_user_groups", "segment_user_groups", "user_groups")
-AGGREGATE_FIELDS = ("email_domain", "orders_count", "total_spent", "average_order_value",
+# Derived from the profile (rewritten with it) and from the orders (rewritten with them).
+PROFILE_DERIVED = ("email_domain", "email_lc", "birthday_md", "custom_md")
+AGGREGATE_FIELDS = ("orders_count", "total_spent", "average_order_value",
                     "first_order_at", "last_order_at", "order_statuses", "products",
                     "product_groups")
 
@@ -88,6 +90,7 @@ def profile_document(profile: Mapping[str, Any], custom_types: Mapping[str, str]
     doc = {k: v for k, v in profile.items() if v is not None and k != "custom"}
     email = profile.get("email")
     doc["email_domain"] = email.rsplit("@", 1)[1].lower() if email and "@" in email else None
+    doc["email_lc"] = email.lower() if email else None  # imports match e-mails in any case
     doc["birthday_md"] = month_day(profile["birthday"]) if profile.get("birthday") else None
     custom = {k: v for k, v in (profile.get("custom") or {}).items() if v is not None}
     doc["custom"] = custom
@@ -110,6 +113,5 @@ def customer_document(profile: Mapping[str, Any], orders: list[Mapping[str, Any]
 
 def profile_of(doc: Mapping[str, Any]) -> dict:
     """The client-written part of a stored customer document."""
-    derived = {"orders", "birthday_md", "custom_md", "updated_at", *AGGREGATE_FIELDS,
-               *MEMBERSHIP_FIELDS}
+    derived = {"orders", "updated_at", *PROFILE_DERIVED, *AGGREGATE_FIELDS, *MEMBERSHIP_FIELDS}
     return {k: v for k, v in doc.items() if k not in derived}

@@ -272,7 +272,7 @@ def _regroup(closures: Mapping[str, list[str]]) -> Mutation:
 
 def _rebuild(doc: dict, orders: list[dict]) -> dict:
     """Same profile and membership, new orders: re-derive everything order-based."""
-    new = {k: v for k, v in doc.items() if k not in derive.AGGREGATE_FIELDS or k == "email_domain"}
+    new = {k: v for k, v in doc.items() if k not in derive.AGGREGATE_FIELDS}
     new["orders"] = sorted(orders, key=lambda o: (o["created_at"], o["id"]))
     new.update({k: v for k, v in derive.aggregates(new["orders"]).items() if v is not None})
     if new.get("average_order_value") is None:

@@ -82,7 +82,8 @@ def load_templates(prefix: str) -> dict[str, dict]:
 
 def ensure(es: Elasticsearch, indices: Indices) -> None:
     """Apply templates and create each alias's first index where missing. Idempotent."""
-    for name, body in load_templates(indices.prefix).items():
+    templates = load_templates(indices.prefix)
+    for name, body in templates.items():
         es.indices.put_index_template(name=name, **body)
     for kind in KINDS:
         alias = indices.alias(kind)
@@ -90,6 +91,15 @@ def ensure(es: Elasticsearch, indices: Indices) -> None:
             es.options(ignore_status=400).indices.create(
                 index=f"{alias}-v1", aliases={alias: {"is_write_index": True}}
             )
+        else:  # an additive mapping change reaches the live index; a conflict raises
+            properties = _template_for(templates, f"{alias}-v1")["template"]["mappings"]["properties"]
+            put_mapping(es, alias, properties)
+
+
+def _template_for(templates: dict[str, dict], index: str) -> dict:
+    import fnmatch
+    return next(t for t in templates.values()
+                if any(fnmatch.fnmatch(index, p) for p in t["index_patterns"]))
 
 
 def current_index(es: Elasticsearch, alias: str) -> str:

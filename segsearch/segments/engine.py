@@ -18,6 +18,7 @@ from segsearch.errors import NotFound
 from segsearch.extensions import Services
 from segsearch.rules.compiler import compile_rule
 from segsearch.rules.fields import catalogue
+from segsearch.segments.members import members_query
 from segsearch.segments.membership import MembershipWriter
 from segsearch.segments.store import SegmentStore
 
@@ -104,23 +105,11 @@ class Engine:
         if segment.get("type") == "static" and segment.get("status") == "formed":
             raise Skip("static segments are formed once")
         if segment.get("members"):
-            return self._members_query(segment), "manual"
+            return members_query(segment["members"], segment.get("store")), "manual"
         fields = catalogue(self.svc.feed.catalog.custom_fields())
         query = compile_rule(segment["rule"], fields, today=clock.today(self.tz),
                              timezone=self.tz, store=segment.get("store"))
         return query, reason
-
-    def _members_query(self, segment: dict) -> dict:
-        members = segment["members"]
-        should = []
-        if members.get("customer_ids"):
-            should.append({"ids": {"values": members["customer_ids"]}})
-        if members.get("emails"):
-            should.append({"terms": {"email": members["emails"]}})
-        query: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
-        if segment.get("store"):
-            query = {"bool": {"filter": [query, {"term": {"store": segment["store"]}}]}}
-        return query
 
     def granted(self) -> dict[str, str | None]:
         """segment code -> the user group it grants, as of now (the index is small)."""

@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 from segsearch.clock import now_iso
 from segsearch.errors import Conflict, Invalid, flatten
 from segsearch.segments.schemas import shape_errors, window_error
+from segsearch.segments.members import not_found
 from segsearch.segments.store import SegmentStore, new_document
 
 OnChange = Callable[[str, str], None]
@@ -37,15 +38,20 @@ def _no_hook(code: str, reason: str) -> None:
 class SegmentService:
     """Create, read, list, edit and delete segments; notify `on_change` of what changed."""
 
-    def __init__(self, store: SegmentStore, on_change: OnChange = _no_hook, tz: str = "UTC"):
+    def __init__(self, store: SegmentStore, on_change: OnChange = _no_hook, tz: str = "UTC",
+                 customers_index: str | None = None):
         self.store = store
         self.on_change = on_change
         self.tz = tz
+        self.customers_index = customers_index  # to count an imported list's unknown members
 
     def create(self, data: Mapping[str, Any], *, actor: str | None,
                refresh: str | None = None) -> dict:
         """Store a validated SegmentCreate; status pending, formation requested ("created")."""
-        doc = self.store.create(new_document(data, actor), refresh)
+        doc = new_document(data, actor)
+        if doc.get("members") and self.customers_index:
+            doc["members_not_found"] = not_found(self.store.es, self.customers_index, doc["members"])
+        doc = self.store.create(doc, refresh)
         self.on_change(doc["code"], "created")
         return doc
 

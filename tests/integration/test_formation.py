@@ -91,9 +91,10 @@ def test_static_segment_from_an_imported_list_is_formed_once(ready):
     api = ready
     api.put("/api/v1/customers/c1?refresh=wait_for", json={"id": "c1", "city": "Moscow", "email": "one@example.com"})
     r = api.post("/api/v1/segments", json={"code": "imported", "name": "Imported", "type": "static",
-                                          "members": {"emails": ["one@example.com", "nobody@example.com"],
-                                                      "customer_ids": ["c5"]}})
+                                          "members": {"emails": ["ONE@example.com", "nobody@example.com"],
+                                                      "customer_ids": ["c5", "ghost"]}})
     assert r.status_code == 201, r.json
+    assert r.json["members_not_found"] == 2  # nobody@..., ghost; e-mails match in any case
     work(api)
     assert api.get("/api/v1/segments/imported").json["customers_count"] == 2
     api.post("/api/v1/segments/imported/recalculate")

@@ -1,0 +1,677 @@
+"""Admin pages: login, segment list, create/edit with the rule editor, preview, formation.
+
+Views call the service layer the API uses (SegmentService through `segment_service()`,
+`preview`, the field catalogue, the RQ queue); the few reads the API has no service for
+(dynamics points for sparklines, a job's progress) are small functions below that take
+their Elasticsearch client / Redis connection as arguments.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from flask import (Response, abort, flash, g, jsonify, redirect, render_template, request,
+                   session, url_for)
+from marshmallow import ValidationError
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from werkzeug.exceptions import HTTPException
+
+from segsearch import clock
+from segsearch.admin import blp
+from segsearch.api.rules import current_fields
+from segsearch.api.segments import segment_service
+from segsearch.auth.roles import allowed
+from segsearch.auth.tokens import Principal
+from segsearch.errors import Invalid, ServiceError, flatten
+from segsearch.extensions import services
+from segsearch.rules.fields import BLOCKS
+from segsearch.rules.templates import TEMPLATES
+from segsearch.segments.preview import checked_rule, preview
+from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentPatch
+from segsearch.segments.service import SegmentService
+
+USER_KEY = "admin_user"
+CSRF_KEY = "admin_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+# Reachable without a login (the login page itself, and its stylesheet).
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+# Answer in JSON (fetch() from admin.js), not with an HTML page.
+JSON_ENDPOINTS = frozenset({"admin.preview_json", "admin.job_json", "admin.status_json"})
+PAGE_SIZE = 25
+SPARK_POINTS = 20
+CHART_POINTS = 60
+SAMPLE_SIZE = 10
+FIX_FIELDS = "Please correct the highlighted fields."
+# Derived via the API's own schema context: the catalogue is read per request.
+_context = {"fields": current_fields}
+BLOCK_LABELS = {"customer": "Customer", "orders": "Orders", "products": "Products",
+                "communications": "Communications"}
+
+
+# -- login, CSRF and permissions -------------------------------------------------------
+
+def current_user() -> Principal | None:
+    """The logged-in principal from the session, or None."""
+    raw = session.get(USER_KEY)
+    if not isinstance(raw, dict) or not raw.get("role"):
+        return None
+    return Principal(raw.get("name", ""), raw["role"])
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get(CSRF_KEY)
+    if not token:
+        token = session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_ok() -> bool:
+    """True when the POST carries this session's token (form field or header)."""
+    expected = session.get(CSRF_KEY)
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def wants_json() -> bool:
+    """The request comes from admin.js (fetch), so errors answer in JSON."""
+    return request.endpoint in JSON_ENDPOINTS
+
+
+@blp.before_request
+def _guard() -> Response | None:
+    """Every admin request: a login (except the login page), read permission, CSRF on POST."""
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        user = current_user()
+        if user is None:
+            if wants_json():
+                return _json_error(401, "Your session has expired: log in again.")
+            return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+        if not allowed(user.role, "segments:read"):
+            abort(403, f"The {user.role} role has no access to the admin.")
+        g.admin_user = user
+    if request.method == "POST" and not csrf_ok():
+        abort(400, "The form is out of date (missing or invalid CSRF token): reload the page "
+                   "and try again.")
+    return None
+
+
+def writer(view: Callable) -> Callable:
+    """Decorate a view that changes segments: the role must grant segments:write."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not can_write():
+            abort(403, f"The {g.admin_user.role} role may only look at segments.")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def can_write() -> bool:
+    """Whether the logged-in user may create, edit, delete and recalculate segments."""
+    user = getattr(g, "admin_user", None)
+    return user is not None and allowed(user.role, "segments:write")
+
+
+@blp.after_request
+def _headers(response: Response) -> Response:
+    # Pages hold segment data and the CSRF token: not cached, not framed, no inline script.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return response
+
+
+@blp.context_processor
+def _template_helpers() -> dict:
+    return {"csrf_token": csrf_token, "user": current_user(), "can_write": can_write(),
+            "fmt_dt": fmt_dt, "fmt_int": fmt_int, "segment_url": segment_url,
+            "block_labels": BLOCK_LABELS}
+
+
+# -- errors: HTML pages, JSON for admin.js -----------------------------------------------
+
+def _json_error(status: int, message: str, errors: Mapping | None = None) -> Response:
+    response = jsonify({"code": status, "message": message, "errors": errors or {}})
+    response.status_code = status
+    return response
+
+
+def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    if wants_json():
+        return _json_error(status, message), status  # type: ignore[return-value]
+    return render_template("admin/error.html", status=status, title=title, message=message), status
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(err: HTTPException):
+    return _error_page(err.code or 500, err.name, err.description or "")
+
+
+@blp.errorhandler(ServiceError)
+def _service_error(err: ServiceError):
+    return _error_page(err.status, "Not found" if err.status == 404 else "Error", err.message)
+
+
+@blp.errorhandler(TransportError)
+@blp.errorhandler(ApiError)
+@blp.errorhandler(RedisError)
+def _backend_error(err: Exception):
+    blp_logger().error("admin: backend error: %s", err)
+    return _error_page(503, "Service unavailable",
+                       "The search backend or the job queue is unavailable. Try again shortly.")
+
+
+def blp_logger():
+    """The app's logger (errors of the admin land with the API's)."""
+    from flask import current_app
+    return current_app.logger
+
+
+# -- formatting --------------------------------------------------------------------------
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(services().config["TIMEZONE"])
+
+
+def fmt_dt(iso: str | None, empty: str = "—") -> str:
+    """A stored UTC ISO instant as '12 Jun 2025, 10:00' in SEGSEARCH_TIMEZONE."""
+    if not iso:
+        return empty
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(_tz()).strftime("%-d %b %Y, %H:%M")
+
+
+def fmt_int(value: Any) -> str:
+    """1234567 -> '1 234 567' (thin grouping, like a CRM's counters)."""
+    try:
+        return f"{int(value):,}".replace(",", "\u202f")
+    except (TypeError, ValueError):
+        return "—"
+
+
+def segment_url(code: str, **params: str) -> str:
+    """The segment's page; the code "new" would meet the create form, so it gets /edit."""
+    endpoint = "admin.segment_alt" if code == "new" else "admin.segment"
+    return url_for(endpoint, code=code, **params)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local /admin path may be a redirect target after login (no open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/admin") \
+                and not target.startswith("//"):
+            return target
+    return url_for("admin.segments")
+
+
+# -- reads the API has no service function for -------------------------------------------
+
+def dynamics_by_segment(es: Elasticsearch, index: str, codes: list[str],
+                        points: int = SPARK_POINTS) -> dict[str, list[dict]]:
+    """The last `points` formations of each segment, oldest first, in one search."""
+    if not codes:
+        return {}
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": [{"term": {"kind": "formation"}},
+                                      {"terms": {"segment": codes}}]}},
+        "aggs": {"by_segment": {
+            "terms": {"field": "segment", "size": len(codes)},
+            "aggs": {"latest": {"top_hits": {
+                "size": points, "sort": [{"at": {"order": "desc"}}],
+                "_source": ["at", "count", "entered", "left"]}}}}},
+    }
+    try:
+        res = es.search(index=index, **body)
+    except NotFoundError:  # no formation has ever been recorded
+        return {}
+    out = {}
+    for bucket in res["aggregations"]["by_segment"]["buckets"]:
+        hits = bucket["latest"]["hits"]["hits"]
+        out[bucket["key"]] = [h["_source"] for h in reversed(hits)]
+    return out
+
+
+def chart(points: list[dict], width: int, height: int, pad: int = 3) -> dict | None:
+    """SVG geometry of a count series: polyline points, area path and dots with titles."""
+    if not points:
+        return None
+    counts = [int(p.get("count") or 0) for p in points]
+    low, high = min(counts), max(counts)
+    span = (high - low) or 1
+    step = (width - 2 * pad) / max(len(counts) - 1, 1)
+
+    def y(count: int) -> float:
+        # Flat series sit in the middle; otherwise the range fills the height.
+        if high == low:
+            return height / 2
+        return round(height - pad - (count - low) / span * (height - 2 * pad), 1)
+
+    xy = [(round(pad + i * step, 1), y(c)) for i, c in enumerate(counts)]
+    if len(xy) == 1:  # one formation: a flat line across, its dot at the (latest) end
+        xy = [(pad, xy[0][1]), (width - pad, xy[0][1])]
+    line = " ".join(f"{x},{yy}" for x, yy in xy)
+    area = f"M{xy[0][0]},{height} L" + " L".join(f"{x},{yy}" for x, yy in xy) + \
+        f" L{xy[-1][0]},{height} Z"
+    xs = [x for x, _ in xy][-len(counts):]
+    dots = [{"x": x, "y": y(c),
+             "title": f"{fmt_dt(p.get('at'))}: {fmt_int(c)} customers "
+                      f"(+{p.get('entered') or 0} / −{p.get('left') or 0})"}
+            for x, c, p in zip(xs, counts, points)]
+    return {"line": line, "area": area, "dots": dots, "width": width, "height": height,
+            "low": low, "high": high, "last": counts[-1], "end_x": xy[-1][0], "end_y": xy[-1][1]}
+
+
+def job_state(redis: Redis, job_id: str) -> dict | None:
+    """{"id", "status", "progress", "result"} of a formation job (as the API reports it)."""
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return None
+    raw = job.get_status(refresh=True)
+    status = getattr(raw, "value", str(raw))
+    status = {"deferred": "queued", "scheduled": "queued", "stopped": "failed",
+              "canceled": "failed"}.get(status, status)
+    progress = 1.0 if status == "finished" else float(job.meta.get("progress", 0.0))
+    result = job.return_value() if status == "finished" else None
+    return {"id": job.id, "status": status, "progress": progress,
+            "result": result if isinstance(result, dict) else None}
+
+
+# -- login / logout ----------------------------------------------------------------------
+
+@blp.route("/login", methods=["GET", "POST"])
+def login():
+    """The token form; a valid token with a role other than ingest opens a session."""
+    if request.method == "GET":
+        return render_template("admin/login.html", next=request.args.get("next", ""))
+    token = (request.form.get("token") or "").strip()
+    nxt = request.form.get("next", "")
+    svc = services()
+    svc.ensure_indices()
+    principal = svc.tokens.authenticate(token) if token else None
+    if principal is None:
+        return render_template("admin/login.html", next=nxt,
+                               error="This token is not valid."), 401
+    if not allowed(principal.role, "segments:read"):
+        return render_template("admin/login.html", next=nxt,
+                               error=f"The {principal.role} role has no access to the admin."), 403
+    # A fresh session (and CSRF token) at login: nothing from before the login survives.
+    session.clear()
+    session.permanent = True
+    session[USER_KEY] = {"name": principal.name, "role": principal.role}
+    csrf_token()
+    return redirect(safe_next(nxt), 303)
+
+
+@blp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """POST (with the CSRF token) ends the session; GET asks for that POST."""
+    if request.method == "GET":
+        return render_template("admin/logout.html")
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("admin.login"), 303)
+
+
+# -- the segment list --------------------------------------------------------------------
+
+def list_args(query: Mapping[str, str]) -> tuple[dict, dict, str | None]:
+    """Validated list arguments from the query string, the raw filters, and an error."""
+    raw = {k: query.get(k, "").strip() for k in ("q", "type", "active", "cursor")}
+    given = {k: v for k, v in raw.items() if v}
+    try:
+        args = SegmentListArgs().load({**given, "page_size": PAGE_SIZE})
+        return args, raw, None
+    except ValidationError as err:
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in flatten(err.messages).items())
+        return SegmentListArgs().load({"page_size": PAGE_SIZE}), raw, message
+
+
+@blp.route("/", methods=["GET"])
+@blp.route("/segments", methods=["GET"])
+def segments():
+    """Segments with filters, counts, a dynamics sparkline and cursor paging."""
+    args, raw, error = list_args(request.args)
+    page = segment_service().list(args)
+    svc = services()
+    codes = [s["code"] for s in page["items"]]
+    dynamics = dynamics_by_segment(svc.es, svc.indices.segment_events, codes)
+    sparks = {code: chart(points, 96, 24) for code, points in dynamics.items()}
+    filters = {k: v for k, v in raw.items() if k != "cursor" and v}
+    next_url = (url_for("admin.segments", **filters, cursor=page["next_cursor"])
+                if page["next_cursor"] else None)
+    first_url = url_for("admin.segments", **filters) if raw["cursor"] else None
+    return render_template("admin/segments.html", page=page, sparks=sparks, filters=raw,
+                           error=error, next_url=next_url, first_url=first_url)
+
+
+# -- create / edit: form <-> segment fields ------------------------------------------------
+
+def blank_values() -> dict:
+    """The create form's starting values."""
+    return {"code": "", "name": "", "description": "", "type": "dynamic", "active": True,
+            "available_in_analytics": False, "user_group": "", "store": "", "starts_at": "",
+            "expires_at": "", "rule_json": json.dumps({"match": "all", "groups": []}),
+            "members_text": "", "static_source": "rule"}
+
+
+def values_from_segment(seg: Mapping[str, Any]) -> dict:
+    """A stored segment as form values."""
+    members = seg.get("members") or {}
+    lines = [*members.get("emails", []), *members.get("customer_ids", [])]
+    return {"code": seg["code"], "name": seg.get("name", ""),
+            "description": seg.get("description") or "", "type": seg.get("type", "dynamic"),
+            "active": bool(seg.get("active", True)),
+            "available_in_analytics": bool(seg.get("available_in_analytics")),
+            "user_group": seg.get("user_group") or "", "store": seg.get("store") or "",
+            "starts_at": local_input(seg.get("starts_at")),
+            "expires_at": local_input(seg.get("expires_at")),
+            "rule_json": json.dumps(seg.get("rule") or {"match": "all", "groups": []}),
+            "members_text": "\n".join(lines),
+            "static_source": "list" if seg.get("members") else "rule"}
+
+
+def values_from_form(form: Mapping[str, str], code: str | None = None) -> dict:
+    """What the user typed, kept as typed (a failed save shows it again)."""
+    values = {k: form.get(k, "") for k in ("code", "name", "description", "type", "user_group",
+                                           "store", "starts_at", "expires_at", "members_text",
+                                           "static_source")}
+    values["rule_json"] = form.get("rule", "")
+    values["active"] = form.get("active") == "on"
+    values["available_in_analytics"] = form.get("available_in_analytics") == "on"
+    if code is not None:
+        values["code"] = code
+    return values
+
+
+def local_input(iso: str | None) -> str:
+    """A stored UTC instant as a datetime-local value in SEGSEARCH_TIMEZONE."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(_tz()).strftime("%Y-%m-%dT%H:%M")
+
+
+def instant(local: str) -> str | None:
+    """A datetime-local value (SEGSEARCH_TIMEZONE) as ISO with offset; junk passes through
+    so the schema names it."""
+    text = local.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_tz())
+    return moment.isoformat()
+
+
+def members_from_text(text: str) -> dict:
+    """One e-mail or customer id per line (or separated by commas/semicolons)."""
+    items = [i.strip() for line in text.splitlines() for i in line.replace(";", ",").split(",")]
+    items = [i for i in items if i]
+    return {"emails": [i for i in items if "@" in i],
+            "customer_ids": [i for i in items if "@" not in i]}
+
+
+def segment_input(values: Mapping[str, Any], creating: bool, static: bool) -> tuple[dict, dict]:
+    """Form values -> the API's segment body, and errors found before the schema (JSON)."""
+    data: dict[str, Any] = {
+        "name": values["name"], "description": values["description"],
+        "active": values["active"], "available_in_analytics": values["available_in_analytics"],
+        "user_group": values["user_group"].strip() or None,
+        "starts_at": instant(values["starts_at"]), "expires_at": instant(values["expires_at"]),
+    }
+    errors: dict[str, list[str]] = {}
+    if creating:
+        data.update(code=values["code"].strip(), type=values["type"] or "dynamic")
+    locked = static and not creating  # a static segment's rule, members and store are locked
+    if locked:
+        return data, errors
+    data["store"] = values["store"].strip() or None
+    if static and creating and values["static_source"] == "list":
+        data["members"] = members_from_text(values["members_text"])
+        return data, errors
+    try:
+        data["rule"] = json.loads(values["rule_json"] or "null")
+    except ValueError:
+        errors["rule"] = ["The rule is not valid JSON."]
+    return data, errors
+
+
+def schema_errors(err: ValidationError) -> dict[str, list[str]]:
+    """Marshmallow messages as dotted paths (rule.groups.1.conditions.0.to)."""
+    return flatten(err.messages)
+
+
+def tracked_service() -> tuple[SegmentService, list[str]]:
+    """The API's SegmentService, noting each formation its hook queues (to show progress)."""
+    service = segment_service()
+    queued: list[str] = []
+    hook = service.on_change
+
+    def on_change(code: str, reason: str) -> None:
+        hook(code, reason)
+        queued.append(reason)
+
+    service.on_change = on_change
+    return service, queued
+
+
+def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | None
+                 ) -> tuple[dict | None, dict, str | None, bool]:
+    """Validate and create (code None) or patch.
+
+    Returns (segment or None, errors by dotted path, message, whether a formation was queued).
+    """
+    creating = code is None
+    static = (values["type"] if creating else stored["type"]) == "static"
+    data, errors = segment_input(values, creating, static)
+    if errors:
+        return None, errors, FIX_FIELDS, False
+    schema = SegmentCreate if creating else SegmentPatch
+    try:
+        loaded = schema(context=_context).load(data)
+    except ValidationError as err:
+        return None, schema_errors(err), FIX_FIELDS, False
+    service, queued = tracked_service()
+    try:
+        if creating:
+            seg = service.create(loaded, actor=g.admin_user.name, refresh="wait_for")
+        else:
+            seg = service.patch(code, loaded, refresh="wait_for")
+    except ServiceError as err:
+        if err.status == 404:
+            raise
+        return None, dict(err.errors), err.message, False
+    return seg, {}, None, bool(queued)
+
+
+def editor_context() -> dict:
+    """What the rule editor needs: the field catalogue, templates, product groups."""
+    fields = [f.to_json() for f in current_fields().values()]
+    try:
+        groups = sorted(services().feed.catalog.parents())
+    except (ApiError, TransportError):
+        groups = []  # suggestions only: the editor works without them
+    return {"catalogue": fields, "templates": TEMPLATES, "blocks": list(BLOCKS),
+            "suggestions": {"product_groups": groups}}
+
+
+def render_form(values: dict, *, seg: dict | None = None, errors: dict | None = None,
+                message: str | None = None, status: int = 200):
+    """The create/edit page (with the status panel when the segment exists)."""
+    errors = errors or {}
+    rule_errors = {k: v for k, v in errors.items() if k == "rule" or k.startswith("rule.")}
+    # Errors of form fields show under their input; the rest (and the rule's) in a summary.
+    other = {k: v for k, v in errors.items()
+             if k not in rule_errors and k.split(".")[0] not in FORM_FIELDS}
+    members = {k: v for k, v in errors.items() if k.split(".")[0] == "members"}
+    context = {"values": values, "seg": seg, "errors": errors, "rule_errors": rule_errors,
+               "member_errors": members,
+               "other_errors": other, "message": message, "editor": editor_context(),
+               "job_id": request.args.get("job", ""), "since": request.args.get("since", ""),
+               "chart": None, "tz": str(_tz())}
+    if seg is not None:
+        svc = services()
+        points = dynamics_by_segment(svc.es, svc.indices.segment_events, [seg["code"]],
+                                     CHART_POINTS).get(seg["code"], [])
+        context["chart"] = chart(points, 640, 120, pad=8)
+        context["points"] = points
+    return render_template("admin/segment.html", **context), status
+
+
+FORM_FIELDS = frozenset({"code", "name", "description", "type", "active", "available_in_analytics",
+                         "user_group", "store", "starts_at", "expires_at", "members"})
+
+
+@blp.route("/segments/new", methods=["GET", "POST"])
+@writer
+def segment_new():
+    """Create a segment; on success its page shows the formation."""
+    if request.method == "GET":
+        return render_form(blank_values())
+    values = values_from_form(request.form)
+    seg, errors, message, queued = save_segment(values, None, None)
+    if seg is None:
+        status = 409 if errors.get("code") == ["Already taken."] else 422
+        return render_form(values, errors=errors, message=message, status=status)
+    flash(f"Segment “{seg['name']}” created; it is being formed in the background.", "success")
+    return redirect(after_save_url(seg, queued), 303)
+
+
+def after_save_url(seg: Mapping[str, Any], queued: bool) -> str:
+    """The segment page; after a queued formation it waits for one newer than the save.
+
+    The engine skips inactive segments and formed static ones: nothing to wait for then.
+    """
+    skipped = not seg.get("active", True) or (seg["type"] == "static"
+                                              and seg.get("status") == "formed")
+    if queued and not skipped:
+        return segment_url(seg["code"], since=seg["updated_at"])
+    return segment_url(seg["code"])
+
+
+@blp.route("/segments/<string:code>", methods=["GET", "POST"])
+@blp.route("/segments/<string:code>/edit", methods=["GET", "POST"], endpoint="segment_alt")
+def segment(code: str):
+    """A segment: its formation state, dynamics and the edit form (read-only for viewers)."""
+    stored = segment_service().get(code)
+    if request.method == "GET":
+        return render_form(values_from_segment(stored), seg=stored)
+    if not can_write():
+        abort(403, f"The {g.admin_user.role} role may only look at segments.")
+    values = values_from_form(request.form, code=code)
+    values["type"] = stored["type"]
+    seg, errors, message, queued = save_segment(values, code, stored)
+    if seg is None:
+        status = 409 if message and "concurrently" in message else 422
+        return render_form(values, seg=stored, errors=errors, message=message, status=status)
+    flash("Changes saved." + (" The segment is being re-formed." if queued else ""), "success")
+    return redirect(after_save_url(seg, queued), 303)
+
+
+@blp.route("/segments/<string:code>/delete", methods=["POST"])
+@writer
+def segment_delete(code: str):
+    """Delete; its members leave and lose its user group in the background."""
+    seg = segment_service().delete(code, refresh="wait_for")
+    flash(f"Segment “{seg['name']}” deleted: its customers leave it in the background.", "info")
+    return redirect(url_for("admin.segments"), 303)
+
+
+@blp.route("/segments/<string:code>/recalculate", methods=["POST"])
+@writer
+def segment_recalculate(code: str):
+    """Queue a formation now, like POST /api/v1/segments/{code}/recalculate."""
+    segment_service().get(code)  # 404 for an unknown segment
+    svc = services()
+    job = svc.enqueue("workers.jobs.form_segment", svc.indices.prefix, code, "manual")
+    flash("Recalculation queued.", "info")
+    return redirect(segment_url(code, job=job.id), 303)
+
+
+# -- JSON for admin.js ---------------------------------------------------------------------
+
+@blp.route("/preview", methods=["POST"])
+def preview_json():
+    """Count, per-group counts and a sample of the editor's rule, without saving."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _json_error(422, "The body must be a JSON object.")
+    fieldmap = current_fields()
+    try:
+        rule = checked_rule(payload.get("rule"), fieldmap)
+    except Invalid as err:
+        return _json_error(422, err.message, err.errors)
+    store = payload.get("store") or None
+    svc = services()
+    tz = svc.config["TIMEZONE"]
+    result = preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
+                     timezone=tz, store=store if isinstance(store, str) else None,
+                     sample_size=SAMPLE_SIZE)
+    return jsonify(result)
+
+
+@blp.route("/jobs/<string:job_id>", methods=["GET"])
+def job_json(job_id: str):
+    """A formation job's status and progress (0..1), polled by the progress bar."""
+    state = job_state(services().redis, job_id)
+    if state is None:
+        return _json_error(404, f"Job {job_id!r} not found.")
+    return jsonify(state)
+
+
+@blp.route("/segments/<string:code>/status", methods=["GET"])
+def status_json(code: str):
+    """The segment's formation state, polled after a save until it is formed."""
+    seg = segment_service().get(code)
+    return jsonify({"status": seg.get("status"), "customers_count": seg.get("customers_count"),
+                    "formed_since": formed_since(seg, request.args.get("since")),
+                    "customers_count_text": fmt_int(seg.get("customers_count")),
+                    "last_formed_at_text": fmt_dt(seg.get("last_formed_at")),
+                    "next_run_at_text": fmt_dt(seg.get("next_run_at")),
+                    "last_error": seg.get("last_error")})
+
+
+def formed_since(seg: Mapping[str, Any], since: str | None) -> bool:
+    """Whether the segment was formed (or failed) at or after the instant `since`."""
+    if seg.get("status") == "failed" or (seg.get("status") == "formed" and not since):
+        return True
+    if seg.get("status") != "formed":
+        return False
+    formed = seg.get("last_formed_at")
+    try:
+        return bool(formed) and _parse(formed) >= _parse(since)
+    except ValueError:
+        return True  # a malformed `since` must not keep the page polling forever
+
+
+def _parse(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
