@@ -19,6 +19,13 @@ export_env() {
     SEGSEARCH_BOOTSTRAP_TOKEN="$(cat "$dir/dev-token")"
   fi
   export SEGSEARCH_BOOTSTRAP_TOKEN
+  # One session key for every web worker process (and across restarts) of this instance.
+  if [ -z "${SEGSEARCH_SECRET_KEY:-}" ]; then
+    [ -f "$dir/secret-key" ] || "$PY" -c 'import secrets; print(secrets.token_hex(32))' > "$dir/secret-key"
+    chmod 600 "$dir/secret-key"
+    SEGSEARCH_SECRET_KEY="$(cat "$dir/secret-key")"
+  fi
+  export SEGSEARCH_SECRET_KEY
 }
 
 spawn() {  # spawn NAME CMD...: background process with its own pid file and log

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
-from flask import (Response, abort, flash, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (Response, abort, current_app, flash, g, jsonify, redirect, render_template,
+                   request, session, url_for)
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
@@ -91,7 +92,7 @@ def wants_json() -> bool:
 
 
 @blp.before_request
-def _guard() -> Response | None:
+def _guard() -> ResponseReturnValue | None:
     """Every admin request: a login (except the login page), read permission, CSRF on POST."""
     if request.endpoint not in PUBLIC_ENDPOINTS:
         user = current_user()
@@ -153,35 +154,30 @@ def _json_error(status: int, message: str, errors: Mapping | None = None) -> Res
     return response
 
 
-def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
+def _error_page(status: int, title: str, message: str) -> ResponseReturnValue:
     if wants_json():
-        return _json_error(status, message), status  # type: ignore[return-value]
+        return _json_error(status, message)
     return render_template("admin/error.html", status=status, title=title, message=message), status
 
 
 @blp.errorhandler(HTTPException)
-def _http_error(err: HTTPException):
+def _http_error(err: HTTPException) -> ResponseReturnValue:
     return _error_page(err.code or 500, err.name, err.description or "")
 
 
 @blp.errorhandler(ServiceError)
-def _service_error(err: ServiceError):
+def _service_error(err: ServiceError) -> ResponseReturnValue:
     return _error_page(err.status, "Not found" if err.status == 404 else "Error", err.message)
 
 
 @blp.errorhandler(TransportError)
 @blp.errorhandler(ApiError)
 @blp.errorhandler(RedisError)
-def _backend_error(err: Exception):
-    blp_logger().error("admin: backend error: %s", err)
+def _backend_error(err: Exception) -> ResponseReturnValue:
+    # Logged with the API's errors; the page never shows backend details.
+    current_app.logger.error("admin: backend error: %s", err)
     return _error_page(503, "Service unavailable",
                        "The search backend or the job queue is unavailable. Try again shortly.")
-
-
-def blp_logger():
-    """The app's logger (errors of the admin land with the API's)."""
-    from flask import current_app
-    return current_app.logger
 
 
 # -- formatting --------------------------------------------------------------------------
@@ -200,7 +196,8 @@ def fmt_dt(iso: str | None, empty: str = "—") -> str:
         return iso
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(_tz()).strftime("%-d %b %Y, %H:%M")
+    local = moment.astimezone(_tz())
+    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def fmt_int(value: Any) -> str:
@@ -304,7 +301,7 @@ def job_state(redis: Redis, job_id: str) -> dict | None:
 # -- login / logout ----------------------------------------------------------------------
 
 @blp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     """The token form; a valid token with a role other than ingest opens a session."""
     if request.method == "GET":
         return render_template("admin/login.html", next=request.args.get("next", ""))
@@ -328,7 +325,7 @@ def login():
 
 
 @blp.route("/logout", methods=["GET", "POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     """POST (with the CSRF token) ends the session; GET asks for that POST."""
     if request.method == "GET":
         return render_template("admin/logout.html")
@@ -353,7 +350,7 @@ def list_args(query: Mapping[str, str]) -> tuple[dict, dict, str | None]:
 
 @blp.route("/", methods=["GET"])
 @blp.route("/segments", methods=["GET"])
-def segments():
+def segments() -> ResponseReturnValue:
     """Segments with filters, counts, a dynamics sparkline and cursor paging."""
     args, raw, error = list_args(request.args)
     page = segment_service().list(args)
@@ -524,7 +521,7 @@ def editor_context() -> dict:
 
 
 def render_form(values: dict, *, seg: dict | None = None, errors: dict | None = None,
-                message: str | None = None, status: int = 200):
+                message: str | None = None, status: int = 200) -> ResponseReturnValue:
     """The create/edit page (with the status panel when the segment exists)."""
     errors = errors or {}
     rule_errors = {k: v for k, v in errors.items() if k == "rule" or k.startswith("rule.")}
@@ -552,7 +549,7 @@ FORM_FIELDS = frozenset({"code", "name", "description", "type", "active", "avail
 
 @blp.route("/segments/new", methods=["GET", "POST"])
 @writer
-def segment_new():
+def segment_new() -> ResponseReturnValue:
     """Create a segment; on success its page shows the formation."""
     if request.method == "GET":
         return render_form(blank_values())
@@ -579,7 +576,7 @@ def after_save_url(seg: Mapping[str, Any], queued: bool) -> str:
 
 @blp.route("/segments/<string:code>", methods=["GET", "POST"])
 @blp.route("/segments/<string:code>/edit", methods=["GET", "POST"], endpoint="segment_alt")
-def segment(code: str):
+def segment(code: str) -> ResponseReturnValue:
     """A segment: its formation state, dynamics and the edit form (read-only for viewers)."""
     stored = segment_service().get(code)
     if request.method == "GET":
@@ -598,7 +595,7 @@ def segment(code: str):
 
 @blp.route("/segments/<string:code>/delete", methods=["POST"])
 @writer
-def segment_delete(code: str):
+def segment_delete(code: str) -> ResponseReturnValue:
     """Delete; its members leave and lose its user group in the background."""
     seg = segment_service().delete(code, refresh="wait_for")
     flash(f"Segment “{seg['name']}” deleted: its customers leave it in the background.", "info")
@@ -607,7 +604,7 @@ def segment_delete(code: str):
 
 @blp.route("/segments/<string:code>/recalculate", methods=["POST"])
 @writer
-def segment_recalculate(code: str):
+def segment_recalculate(code: str) -> ResponseReturnValue:
     """Queue a formation now, like POST /api/v1/segments/{code}/recalculate."""
     segment_service().get(code)  # 404 for an unknown segment
     svc = services()
@@ -619,7 +616,7 @@ def segment_recalculate(code: str):
 # -- JSON for admin.js ---------------------------------------------------------------------
 
 @blp.route("/preview", methods=["POST"])
-def preview_json():
+def preview_json() -> ResponseReturnValue:
     """Count, per-group counts and a sample of the editor's rule, without saving."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
@@ -639,7 +636,7 @@ def preview_json():
 
 
 @blp.route("/jobs/<string:job_id>", methods=["GET"])
-def job_json(job_id: str):
+def job_json(job_id: str) -> ResponseReturnValue:
     """A formation job's status and progress (0..1), polled by the progress bar."""
     state = job_state(services().redis, job_id)
     if state is None:
@@ -648,7 +645,7 @@ def job_json(job_id: str):
 
 
 @blp.route("/segments/<string:code>/status", methods=["GET"])
-def status_json(code: str):
+def status_json(code: str) -> ResponseReturnValue:
     """The segment's formation state, polled after a save until it is formed."""
     seg = segment_service().get(code)
     return jsonify({"status": seg.get("status"), "customers_count": seg.get("customers_count"),
