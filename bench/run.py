@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -221,6 +222,8 @@ def main() -> int:
     global TODAY
     TODAY = date.fromisoformat(os.environ.get("BENCH_TODAY", datetime.now(timezone.utc).date().isoformat()))
     log(f"{N} customers, seed {SEED}, today {TODAY}")
+    services("stop")  # a previous run's processes, if any, then its data: every run starts empty
+    shutil.rmtree(VAR, ignore_errors=True)
     services("start")
     results: dict = {"customers": N, "seed": SEED, "today": TODAY.isoformat(), "calls": CALLS,
                      "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
