@@ -151,38 +151,24 @@ class Feed:
 
     # -- the one write loop ------------------------------------------------------------
     def update_customers(self, mutations: Mapping[str, Mutation], refresh: str | None,
-                create: bool = True) -> dict[str, str]:
-        """Apply each mutation to its customer document under optimistic concurrency.
+                         create: bool = True) -> dict[str, str]:
+        """Apply each mutation to its whole customer document under optimistic concurrency.
 
         A mutation gets the current source (None when absent) and returns the new one.
-        Conflicted documents are re-read and re-mutated. Returns {id: reason} for the
-        ones that could not be written ("missing" when absent and create is False).
+        Returns {id: reason} for the ones that could not be written ("missing" when absent
+        and create is False).
         """
-        pending, failed = dict(mutations), {}
-        for _ in range(self.occ_retries):
-            if not pending:
-                break
-            actions = []
-            docs = self.es.mget(index=self.indices.customers, ids=list(pending))["docs"]
-            for d in docs:
-                cid, found = d["_id"], d.get("found", False)
-                if not found and not create:
-                    failed[cid] = "missing"
-                    continue
-                new = pending[cid](d["_source"] if found else None)
-                new["updated_at"] = now_iso()
-                action = {"_index": self.indices.customers, "_id": cid, "_source": new}
-                if found:
-                    action.update(if_seq_no=d["_seq_no"], if_primary_term=d["_primary_term"])
-                else:
-                    action["_op_type"] = "create"
-                actions.append(action)
-            pending = {k: v for k, v in pending.items() if k not in failed}
-            done = self._bulk(actions, refresh)
-            pending = {k: v for k, v in pending.items() if k not in done}
-        for cid in pending:
-            failed[cid] = "Too many concurrent writes to this customer; retry."
-        return failed
+        def action(d: dict, mutate: Mutation) -> dict:
+            found = d.get("found", False)
+            new = mutate(d["_source"] if found else None)
+            new["updated_at"] = now_iso()
+            out = {"_index": self.indices.customers, "_id": d["_id"], "_source": new}
+            if found:
+                out.update(if_seq_no=d["_seq_no"], if_primary_term=d["_primary_term"])
+            else:
+                out["_op_type"] = "create"
+            return out
+        return self._write_with_retries(mutations, action, refresh, create=create)
 
     def patch_customers(self, mutations: Mapping[str, Mutation], fields: list[str],
                         refresh: str | None = None) -> dict[str, str]:
@@ -190,23 +176,32 @@ class Feed:
 
         Reads only `fields` and sends a partial `doc` update under the same optimistic
         concurrency (if_seq_no): Elasticsearch merges it without any script, and the
-        customer's orders never travel through Python. Returns {id: reason} of failures.
+        customer's orders never travel through Python.
         """
+        def action(d: dict, mutate: Mutation) -> dict:
+            change = mutate(d.get("_source", {}))
+            return {"_op_type": "update", "_index": self.indices.customers, "_id": d["_id"],
+                    "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"],
+                    "doc": {**change, "updated_at": now_iso()}}
+        return self._write_with_retries(mutations, action, refresh, create=False, fields=fields)
+
+    def _write_with_retries(self, mutations: Mapping[str, Mutation],
+                            action: Callable[[dict, Mutation], dict], refresh: str | None, *,
+                            create: bool, fields: list[str] | None = None) -> dict[str, str]:
+        """The one optimistic-concurrency loop: read, mutate, write conditionally, and
+        re-read and re-mutate whatever lost a race, a bounded number of times."""
         pending, failed = dict(mutations), {}
+        source = {"_source_includes": fields} if fields else {}
         for _ in range(self.occ_retries):
             if not pending:
                 break
-            docs = self.es.mget(index=self.indices.customers, ids=list(pending),
-                                _source_includes=fields)["docs"]
+            docs = self.es.mget(index=self.indices.customers, ids=list(pending), **source)["docs"]
             actions = []
             for d in docs:
-                if not d.get("found"):
+                if not d.get("found") and not create:
                     failed[d["_id"]] = "missing"
                     continue
-                change = pending[d["_id"]](d.get("_source", {}))
-                actions.append({"_op_type": "update", "_index": self.indices.customers, "_id": d["_id"],
-                                "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"],
-                                "doc": {**change, "updated_at": now_iso()}})
+                actions.append(action(d, pending[d["_id"]]))
             pending = {k: v for k, v in pending.items() if k not in failed}
             done = self._bulk(actions, refresh)
             pending = {k: v for k, v in pending.items() if k not in done}
