@@ -7,7 +7,7 @@ no scripting, so there are no scripted partial updates).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 from segsearch.clock import now_iso
@@ -18,6 +18,22 @@ from segsearch.feed.schemas import CustomerSchema, OrderSchema, load
 from segsearch.search.indices import Indices
 
 Mutation = Callable[[dict | None], dict | None]
+
+
+class ChangeSink:
+    """Told which customer documents a feed write touches (real-time membership listens).
+
+    `before` runs before the Elasticsearch write and `after` once it has succeeded, both
+    with the ids concerned: a process killed between the write and `after` still left
+    the `before` mark, so no change goes unseen. Membership writes (patch_customers) are
+    not reported: they are the listener's own output. The default sink does nothing.
+    """
+
+    def before(self, customer_ids: Collection[str]) -> None:
+        """The write of these customers is about to start."""
+
+    def after(self, customer_ids: Collection[str]) -> None:
+        """These customers' documents were written (or deleted)."""
 _customer_schema = CustomerSchema()
 _order_schema = OrderSchema()
 
@@ -30,6 +46,7 @@ class Feed:
         self.indices = indices
         self.catalog = Catalog(es, indices)
         self.occ_retries = occ_retries
+        self.changes = ChangeSink()
 
     # -- reads ---------------------------------------------------------------------
     def get_customer(self, customer_id: str) -> dict:
@@ -74,10 +91,12 @@ class Feed:
         return {"indexed": len(mutations) - len(failed), "errors": errors}
 
     def delete_customer(self, customer_id: str, refresh: str | None = None) -> None:
+        self.changes.before([customer_id])
         try:
             self.es.delete(index=self.indices.customers, id=customer_id, refresh=refresh)
         except NotFoundError:
             raise NotFound(f"Customer {customer_id!r} not found.") from None
+        self.changes.after([customer_id])
 
     # -- orders --------------------------------------------------------------------
     def put_order(self, order_id: str, data: Any, refresh: str | None = None) -> tuple[dict, bool]:
@@ -168,7 +187,7 @@ class Feed:
             else:
                 out["_op_type"] = "create"
             return out
-        return self._write_with_retries(mutations, action, refresh, create=create)
+        return self._write_with_retries(mutations, action, refresh, create=create, report=True)
 
     def patch_customers(self, mutations: Mapping[str, Mutation], fields: list[str],
                         refresh: str | None = None) -> dict[str, str]:
@@ -187,10 +206,15 @@ class Feed:
 
     def _write_with_retries(self, mutations: Mapping[str, Mutation],
                             action: Callable[[dict, Mutation], dict], refresh: str | None, *,
-                            create: bool, fields: list[str] | None = None) -> dict[str, str]:
+                            create: bool, fields: list[str] | None = None,
+                            report: bool = False) -> dict[str, str]:
         """The one optimistic-concurrency loop: read, mutate, write conditionally, and
-        re-read and re-mutate whatever lost a race, a bounded number of times."""
+        re-read and re-mutate whatever lost a race, a bounded number of times.
+
+        `report`: tell `self.changes` (feed writes do; membership writes do not)."""
         pending, failed = dict(mutations), {}
+        if report and pending:
+            self.changes.before(list(pending))
         source = {"_source_includes": fields} if fields else {}
         for _ in range(self.occ_retries):
             if not pending:
@@ -204,6 +228,8 @@ class Feed:
                 actions.append(action(d, pending[d["_id"]]))
             pending = {k: v for k, v in pending.items() if k not in failed}
             done = self._bulk(actions, refresh)
+            if report and done:
+                self.changes.after(done)
             pending = {k: v for k, v in pending.items() if k not in done}
         for cid in pending:
             failed[cid] = "Too many concurrent writes to this customer; retry."
