@@ -256,21 +256,23 @@ def _created(created: Mapping | None, ctx: _Ctx) -> dict | None:
     return OPERATORS[created["op"]](dict(created), ORDER_DATE, ctx)
 
 
+def _nested_count(where: list[dict]) -> dict:
+    """Scores a customer by the number of its orders matching `where` (no match: absent)."""
+    # Each matching order scores exactly 1; score_mode sum makes the score their number.
+    ones = {"constant_score": {"filter": _bool(filter=where), "boost": 1}}
+    return {"nested": {"path": "orders", "score_mode": "sum", "query": ones}}
+
+
 def _nested_count_at_least(where: list[dict], k: int) -> dict:
     """At least k nested orders match `where` (k >= 1)."""
     if k == 1:
         return {"nested": {"path": "orders", "query": _bool(filter=where)}}
-    # Each matching order scores exactly 1; score_mode sum makes the score their number.
-    ones = {"constant_score": {"filter": _bool(filter=where), "boost": 1}}
-    nested = {"nested": {"path": "orders", "score_mode": "sum", "query": ones}}
-    return {"function_score": {"query": nested, "min_score": k}}
+    return {"function_score": {"query": _nested_count(where), "min_score": k}}
 
 
-def _nested_sum_at_least(where: list[dict], minor: int) -> dict:
-    """The matching orders' totals add up to at least `minor` cents (minor >= 1)."""
-    # Each matching order scores its total in cents; the sum of whole cents is compared
-    # with k - 0.5 so rounding never decides a tie. Scores are float32: exact while the
-    # sum stays under 2**24 cents (167,772.16); above that a bound is approximate.
+def _nested_sum(where: list[dict]) -> dict:
+    """Scores a customer by the sum, in cents, of its orders matching `where`."""
+    # Scores are float32: exact while the sum stays under 2**24 cents (167,772.16).
     cents = {
         "function_score": {
             "query": _bool(filter=where),
@@ -278,8 +280,13 @@ def _nested_sum_at_least(where: list[dict], minor: int) -> dict:
             "boost_mode": "replace",
         }
     }
-    nested = {"nested": {"path": "orders", "score_mode": "sum", "query": cents}}
-    return {"function_score": {"query": nested, "min_score": minor - 0.5}}
+    return {"nested": {"path": "orders", "score_mode": "sum", "query": cents}}
+
+
+def _nested_sum_at_least(where: list[dict], minor: int) -> dict:
+    """The matching orders' totals add up to at least `minor` cents (minor >= 1)."""
+    # The sum of whole cents is compared with k - 0.5 so rounding never decides a tie.
+    return {"function_score": {"query": _nested_sum(where), "min_score": minor - 0.5}}
 
 
 def _spent_at_least(minor: int) -> dict:
@@ -360,6 +367,31 @@ def compile_group(
 ) -> dict:
     """The query for one validated group as it contributes to its rule (negate applied)."""
     return _group(group, fields, _Ctx(today, ZoneInfo(timezone)))
+
+
+def compile_condition(
+    cond: dict, fields: Mapping[str, FieldDef], *, today: date, timezone: str = "UTC"
+) -> dict:
+    """The query for one validated condition on its own (its own truth, no negate)."""
+    return _condition(cond, fields, _Ctx(today, ZoneInfo(timezone)))
+
+
+# The score of the value query of an `orders` condition is its count / its sum in cents.
+VALUE_SCALE = {"count": 1, "sum": 100}
+
+
+def compile_orders_value(cond: dict, *, today: date, timezone: str = "UTC") -> dict | None:
+    """A query whose score is the value an `orders` condition compares: the number of the
+    customer's orders matching `where` (op count) or their total in cents (op sum).
+
+    None without `where` parts: the condition then compares the stored `orders_count` /
+    `total_spent` (read them from the document). A customer with no matching order does
+    not match the query at all: its value is 0.
+    """
+    where = _where(cond.get("where") or {}, _Ctx(today, ZoneInfo(timezone)))
+    if not where:
+        return None
+    return _nested_count(where) if cond["op"] == "count" else _nested_sum(where)
 
 
 def compile_rule(

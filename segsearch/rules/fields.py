@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-BLOCKS: tuple[str, ...] = ("customer", "orders", "products", "communications")
+BLOCKS: tuple[str, ...] = ("customer", "orders", "products", "communications", "segments")
 
 # Operators by field type (CONTRACT section 5). `orders` is the pseudo-field of the
 # nested orders: it is only counted or summed.
@@ -24,6 +24,8 @@ OPERATORS_BY_TYPE: dict[str, tuple[str, ...]] = {
     "boolean": ("is", "exists", "missing"),
     "age": ("between", "exists", "missing"),
     "orders": ("count", "sum"),
+    # Membership of other segments as stored now (CONTRACT 6.2): only include / exclude.
+    "segments": ("in",),
 }
 
 # Registered custom field types -> catalogue types.
@@ -42,8 +44,9 @@ class FieldDef:
 
     code: str
     label: str
-    block: str  # customer | orders | products | communications
+    block: str  # customer | orders | products | communications | segments
     type: str  # keyword | keywords | number | integer | date | datetime | boolean | age | orders
+    #            | segments (codes of other segments; values come from the stored segments)
     operators: tuple[str, ...]
     path: str | None  # ES path
     md_path: str | None = None  # date fields: month*100+day, for ignore_year
@@ -120,6 +123,9 @@ BUILTIN_FIELDS: tuple[FieldDef, ...] = (
     _field("email_subscribed", "Subscribed to e-mail", "communications", "boolean"),
     _field("sms_subscribed", "Subscribed to SMS", "communications", "boolean"),
     _field("last_email_opened_at", "Last e-mail opened", "communications", "datetime"),
+    # segments: the customer's stored membership (`segments` holds the codes). Which codes
+    # exist is not the catalogue's business: the service checks them (and cycles).
+    _field("segments", "Segments", "segments", "segments"),
 )
 
 

@@ -24,6 +24,9 @@ from segsearch.segments.members import not_found
 from segsearch.segments.store import SegmentStore, new_document
 
 OnChange = Callable[[str, str], None]
+# check_rule(code, rule): raises Invalid (422) for a rule naming an unknown segment or
+# closing a dependency cycle (CONTRACT 6.2); SegmentDeps.check in production.
+RuleCheck = Callable[[str, Mapping[str, Any]], None]
 # A PATCH of any of these re-forms the segment (or re-grants its user group).
 MEMBERSHIP_FIELDS = frozenset({"rule", "active", "store", "starts_at", "expires_at", "user_group"})
 # A static segment is formed once: what decides its members cannot change afterwards.
@@ -35,12 +38,17 @@ def _no_hook(code: str, reason: str) -> None:
     """The default hook: nothing listens."""
 
 
+def _no_check(code: str, rule: Mapping[str, Any]) -> None:
+    """The default rule check: no segment conditions are checked."""
+
+
 class SegmentService:
     """Create, read, list, edit and delete segments; notify `on_change` of what changed."""
 
     def __init__(self, store: SegmentStore, on_change: OnChange = _no_hook, tz: str = "UTC",
-                 customers_index: str | None = None):
+                 customers_index: str | None = None, check_rule: RuleCheck = _no_check):
         self.store = store
+        self.check_rule = check_rule
         self.on_change = on_change
         self.tz = tz
         self.customers_index = customers_index  # to count an imported list's unknown members
@@ -48,6 +56,8 @@ class SegmentService:
     def create(self, data: Mapping[str, Any], *, actor: str | None,
                refresh: str | None = None) -> dict:
         """Store a validated SegmentCreate; status pending, formation requested ("created")."""
+        if data.get("rule") is not None:
+            self.check_rule(data["code"], data["rule"])
         doc = new_document(data, actor)
         if doc.get("members") and self.customers_index:
             doc["members_not_found"] = not_found(self.store.es, self.customers_index, doc["members"])
@@ -69,6 +79,8 @@ class SegmentService:
     def patch(self, code: str, changes: Mapping[str, Any], refresh: str | None = None) -> dict:
         """Apply a validated SegmentPatch; 422 for an immutable field, 409 for a locked one."""
         changed: set[str] = set()
+        if changes.get("rule") is not None:
+            self.check_rule(code, changes["rule"])
 
         def mutate(current: dict) -> dict | None:
             updates = _updates(current, changes)

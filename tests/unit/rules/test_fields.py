@@ -22,6 +22,7 @@ CONTRACT_FIELDS = {
     },
     "products": {"products", "product_groups"},
     "communications": {"email_subscribed", "sms_subscribed", "last_email_opened_at"},
+    "segments": {"segments"},  # CONTRACT 6.2
 }
 
 # Catalogue type -> mapping types it may be stored as.
@@ -35,6 +36,7 @@ COMPATIBLE = {
     "boolean": {"boolean"},
     "age": {"date"},
     "orders": {"nested"},
+    "segments": {"keyword"},
 }
 
 
@@ -73,6 +75,13 @@ def test_operator_table() -> None:
     assert OPERATORS_BY_TYPE["boolean"] == ("is", "exists", "missing")
     assert OPERATORS_BY_TYPE["age"] == ("between", "exists", "missing")
     assert OPERATORS_BY_TYPE["orders"] == ("count", "sum")
+    assert OPERATORS_BY_TYPE["segments"] == ("in",)
+
+
+def test_segments_field_queries_the_stored_membership() -> None:
+    fdef = catalogue()["segments"]
+    assert (fdef.block, fdef.type, fdef.path, fdef.operators) == (
+        "segments", "segments", "segments", ("in",))
 
 
 def test_age_queries_the_birthday() -> None:

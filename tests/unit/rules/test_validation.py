@@ -124,7 +124,7 @@ INVALID = [
     ("group not an object", rule("x"), {"groups.0": ["Invalid input type."]}),
     ("empty group", rule(group()), {"groups.0.conditions": ["a group needs at least one condition"]}),
     ("bad block", rule(group({"field": "vip", "op": "is", "value": True}, block="x")),
-     {"groups.0.block": ["Must be one of: customer, orders, products, communications."]}),
+     {"groups.0.block": ["Must be one of: customer, orders, products, communications, segments."]}),
     ("negate must be a bool", rule(group({"field": "vip", "op": "is", "value": True}, negate="yes")),
      {"groups.0.negate": ["must be true or false"]}),
     ("unknown group key", rule(group({"field": "vip", "op": "is", "value": True}, title="t")),
