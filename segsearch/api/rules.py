@@ -8,6 +8,7 @@ from segsearch import clock
 from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
+from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.preview import checked_rule, preview
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Rules and preview")
@@ -47,6 +48,7 @@ def segments_preview(args):
     svc = services()
     fieldmap = current_fields()
     rule = checked_rule(args["rule"], fieldmap)
+    SegmentDeps(svc.es, svc.indices.segments).check(rule)  # a segment condition's codes exist
     tz = svc.config["TIMEZONE"]
     return preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
                    timezone=tz, store=args["store"], sample_size=args["sample_size"])

@@ -14,9 +14,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 
+from segsearch import clock
 from segsearch.api.rules import current_fields
 from segsearch.api.security import refresh_arg, requires
 from segsearch.extensions import services
+from segsearch.segments.deps import SegmentDeps
+from segsearch.segments.explain import ExplainService
+from segsearch.segments.insight_schemas import ExplainArgs, ExplainOut, OverlapArgs, OverlapOut
+from segsearch.segments.overlap import overlap
 from segsearch.segments.schemas import (SegmentCreate, SegmentListArgs, SegmentOut, SegmentPage,
                                         SegmentPatch)
 from segsearch.segments.service import SegmentService
@@ -52,8 +57,41 @@ def segment_service() -> SegmentService:
     """The service bound to this app's indices, with the formation hook."""
     svc = services()
     store = SegmentStore(svc.es, svc.indices, occ_retries=svc.config["OCC_RETRIES"])
+    deps = SegmentDeps(svc.es, svc.indices.segments)
     return SegmentService(store, on_change=enqueue_formation, tz=svc.config["TIMEZONE"],
-                          customers_index=svc.indices.customers)
+                          customers_index=svc.indices.customers,
+                          check_rule=lambda code, rule: deps.check(rule, code))
+
+
+def explain_service() -> ExplainService:
+    """Explain bound to this app's indices, today's catalogue and today's date."""
+    svc = services()
+    tz = svc.config["TIMEZONE"]
+    return ExplainService(svc.es, svc.indices, current_fields(), today=clock.today(tz), timezone=tz)
+
+
+@blp.route("/segments/explain", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(ExplainArgs)
+@blp.response(200, ExplainOut)
+@blp.alt_response(404, response="NOT_FOUND", description="unknown customer or segment code")
+@blp.doc(summary="Why a customer does (not) match a rule or segment: per group and condition "
+                 "truth and the customer's values, from the same compiled queries as preview")
+def segments_explain(args):
+    return explain_service().explain(args["customer_id"], rule=args.get("rule"),
+                                     code=args.get("code"))
+
+
+@blp.route("/segments/overlap", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(OverlapArgs)
+@blp.response(200, OverlapOut)
+@blp.alt_response(404, response="NOT_FOUND", description="an unknown segment code")
+@blp.doc(summary="Counts, pairwise intersections and union of 2..20 segments' stored "
+                 "membership, in one search")
+def segments_overlap(args):
+    svc = services()
+    return overlap(svc.es, svc.indices.customers, svc.indices.segments, args["codes"])
 
 
 @blp.route("/segments")

@@ -26,7 +26,7 @@ from segsearch.rules.validation import RuleError, validate_rule
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # Codes that would collide with fixed routes under /api/v1/segments/.
-RESERVED_CODES = frozenset({"preview"})
+RESERVED_CODES = frozenset({"preview", "explain", "overlap"})
 TYPES = ("dynamic", "static")
 STATUSES = ("pending", "forming", "formed", "failed")
 MAX_MEMBERS = 100_000  # an imported list is stored inside the segment document
