@@ -65,6 +65,16 @@ R15 A ``product_groups`` condition (``in``) matches a group and all its descenda
     both sides: include [tea] matches a customer who bought only pu-erh; exclude [tea]
     rejects that customer. (Since the derived list already holds every ancestor, this is
     the same as testing the listed ids themselves.)
+R16 ``segments`` (block ``segments``, CONTRACT 6.2) is the customer's membership as
+    STORED now: the customer dict's ``segments`` list of codes (absent/empty = a member
+    of nothing), not re-derived from the other segments' rules. ``in`` reads it like any
+    list field (R5): include = a member of at least one, exclude = a member of none. Only
+    ``in`` is allowed. Whether the codes exist is not the evaluator's business.
+R17 Explain (CONTRACT 6.3, ``explain_customer``): a condition's truth is its own, a
+    group's is its contribution (after ``negate``), the rule's includes the ``store``.
+    A condition's value is what the customer has: the profile value (R1-R9; ``age`` in
+    completed years), and for ``orders`` the number (count) or exact sum of the orders
+    matching ``where`` -- 0 when none.
 """
 
 from __future__ import annotations
@@ -74,7 +84,8 @@ from decimal import Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-__all__ = ["matching_ids", "customer_profile", "make_world", "FIELD_TYPES", "field_type"]
+__all__ = ["matching_ids", "customer_profile", "make_world", "FIELD_TYPES", "field_type",
+           "explain_customer"]
 
 KEYWORD = "keyword"
 KEYWORDS = "keywords"  # list of keywords
@@ -83,6 +94,7 @@ DATE = "date"
 DATETIME = "datetime"
 BOOLEAN = "boolean"
 ORDERS = "orders"
+SEGMENTS = "segments"  # codes of other segments (R16)
 
 # code -> (block, type); custom.<code> fields are added from the custom-field list.
 FIELD_TYPES: dict[str, tuple[str, str]] = {
@@ -115,6 +127,7 @@ FIELD_TYPES: dict[str, tuple[str, str]] = {
     "email_subscribed": ("communications", BOOLEAN),
     "sms_subscribed": ("communications", BOOLEAN),
     "last_email_opened_at": ("communications", DATETIME),
+    "segments": ("segments", SEGMENTS),
 }
 
 CUSTOM_TYPES = {
@@ -237,6 +250,7 @@ def customer_profile(customer: dict, world: _World) -> dict[str, Any]:
     p: dict[str, Any] = {code: customer.get(code) for code in _PLAIN_KEYWORDS}
     p["email_domain"] = _email_domain(customer.get("email"))
     p["tags"] = frozenset(customer.get("tags") or [])
+    p["segments"] = frozenset(customer.get("segments") or [])  # R16: stored membership
     p["birthday"] = _parse_date(customer.get("birthday"))
     p["age"] = _age(p["birthday"], world.today)
     p["created_at"] = _parse_datetime(customer.get("created_at"))
@@ -446,6 +460,7 @@ _ALLOWED = {
     DATETIME: {"between", "relative", "exists", "missing"},
     BOOLEAN: {"is", "exists", "missing"},
     ORDERS: {"count", "sum"},
+    SEGMENTS: {"in"},
 }
 
 
@@ -493,3 +508,36 @@ def make_world(*, orders: list[dict], products: list[dict], product_groups: list
     """A world for customer_profile (used by tests and generators to inspect values)."""
     return _World(orders=orders, products=products, product_groups=product_groups,
                   custom_fields=custom_fields, today=today, timezone=timezone)
+
+
+# ----------------------------------------------------------------------------- explain
+
+
+def _condition_value(cond: dict, profile: dict, world: _World) -> Any:
+    """R17: what the customer has for the condition's field."""
+    value = profile[cond["field"]]
+    if cond["field"] != "orders":
+        return value
+    selected = _selected_orders(cond, value, world)
+    if cond["op"] == "count":
+        return len(selected)
+    return sum((Decimal(str(o["total"])) for o in selected if o.get("total") is not None),
+               Decimal(0))
+
+
+def explain_customer(rule: dict, customer_id: str, *, customers: list[dict], orders: list[dict],
+                     products: list[dict], product_groups: list[dict],
+                     custom_fields: list[dict], today: dt.date, timezone: str = "UTC",
+                     store: str | None = None) -> dict:
+    """{"matches", "groups": [{"matches", "conditions": [{"matches", "value"}]}]} (R17)."""
+    world = _World(orders=orders, products=products, product_groups=product_groups,
+                   custom_fields=custom_fields, today=today, timezone=timezone)
+    customer = next(c for c in customers if c["id"] == customer_id)
+    profile = customer_profile(customer, world)
+    groups = [{"matches": _group_matches(g, profile, world),
+               "conditions": [{"matches": _condition_matches(c, profile, world),
+                               "value": _condition_value(c, profile, world)}
+                              for c in g.get("conditions") or []]}
+              for g in rule.get("groups") or []]
+    in_store = store is None or customer.get("store") == store
+    return {"matches": in_store and _rule_matches(rule, profile, world), "groups": groups}

@@ -10,6 +10,11 @@ dataset uses a subset of the custom fields): the data feed keeps one catalogue p
 set, so examples that share it must agree on it.
 
 Public: ``todays()``, ``timezones()``, ``stores()``, ``datasets()``, ``rules(dataset)``.
+
+``datasets(memberships=True)`` also gives every customer a stored ``segments`` list (codes
+from SEGMENT_CODES) and the dataset ``segment_codes``; ``rules`` of such a dataset then
+include ``segments`` conditions (CONTRACT 6.2). The feed refuses ``segments`` on a
+customer: a test writes them as membership after the import.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-__all__ = ["TODAYS", "TIMEZONES", "PRODUCT_GROUPS", "PRODUCTS", "CUSTOM_FIELDS",
+__all__ = ["TODAYS", "TIMEZONES", "PRODUCT_GROUPS", "PRODUCTS", "CUSTOM_FIELDS", "SEGMENT_CODES",
            "todays", "timezones", "stores", "datasets", "rules"]
 
 TODAYS = [
@@ -57,6 +62,7 @@ CUSTOM_FIELDS = [
     {"code": "discount", "label": "Discount", "type": "decimal"},
 ]
 
+SEGMENT_CODES = ["vip", "moscow", "churned", "loyal-2"]
 STATUSES = ["new", "paid", "delivered", "cancelled"]
 PIPELINES = ["retail", "wholesale"]
 STORES = ["msk-1", "kzn-1", "online"]
@@ -207,7 +213,8 @@ class _Gen:
                 "store": self.pick(STORES), "total": self.total(), "items": items}
 
 
-def _build_dataset(seed: int, custom_fields: list[dict], size: int) -> dict:
+def _build_dataset(seed: int, custom_fields: list[dict], size: int,
+                   memberships: bool = False) -> dict:
     gen = _Gen(seed)
     codes = [cf["code"] for cf in custom_fields]
     customers = [gen.customer(f"c{i}", codes) for i in range(1, size + 1)]
@@ -215,24 +222,32 @@ def _build_dataset(seed: int, custom_fields: list[dict], size: int) -> dict:
     for customer in customers:
         for _ in range(gen.pick([0, 0, 1, 1, 2, 3, 4, 5])):
             orders.append(gen.order(f"o{len(orders) + 1}", customer["id"]))
+    extra: dict = {}
+    if memberships:  # drawn last, so the rest of a seed's dataset stays the same
+        for customer in customers:
+            count = gen.pick([0, 0, 1, 1, 2, 3])
+            customer["segments"] = sorted(gen.rng.sample(SEGMENT_CODES, count))
+        extra["segment_codes"] = SEGMENT_CODES
     return copy.deepcopy({
         "product_groups": PRODUCT_GROUPS,
         "products": PRODUCTS,
         "custom_fields": custom_fields,
         "customers": customers,
         "orders": orders,
+        **extra,
     })
 
 
-def datasets() -> st.SearchStrategy[dict]:
+def datasets(memberships: bool = False) -> st.SearchStrategy[dict]:
     """One dataset: {"product_groups", "products", "custom_fields", "customers", "orders"}.
 
-    20-60 customers c1.., 0-5 orders each (o1..), 1-3 of the custom fields.
+    20-60 customers c1.., 0-5 orders each (o1..), 1-3 of the custom fields; with
+    `memberships` also each customer's stored ``segments`` and ``segment_codes``.
     """
     custom_fields = st.lists(st.sampled_from(CUSTOM_FIELDS), min_size=1, max_size=3,
                              unique_by=lambda cf: cf["code"])
     return st.builds(_build_dataset, st.integers(0, 2**64 - 1), custom_fields,
-                     st.integers(20, 60))
+                     st.integers(20, 60), st.just(memberships))
 
 
 # ------------------------------------------------------------------------------ rules
@@ -279,6 +294,7 @@ def _number_pools(dataset: dict) -> dict[str, list]:
         "custom.children": [0, 1, 2, 3, 4],
         "custom.discount": [0, 5.5, 10, 10.25, 12, 99.99],
         "sum": [0, 0.1, 0.3, 0.6, 50, 99.99, 100, 250.5, 500, 1000] + sums,
+        "segment_codes": list(dataset.get("segment_codes") or []),
     }
 
 
@@ -295,8 +311,8 @@ def _range(values: list) -> st.SearchStrategy[tuple]:
     return st.tuples(end, end).filter(lambda p: p != (None, None)).map(order)
 
 
-def _in_condition(code: str) -> st.SearchStrategy[dict]:
-    values = st.lists(st.sampled_from(RULE_POOLS[code]), max_size=2, unique=True)
+def _in_condition(code: str, pool: list[str] | None = None) -> st.SearchStrategy[dict]:
+    values = st.lists(st.sampled_from(pool or RULE_POOLS[code]), max_size=2, unique=True)
     return st.tuples(values, values).filter(lambda p: p[0] or p[1]).map(
         lambda p: {"field": code, "op": "in", "include": p[0], "exclude": p[1]})
 
@@ -398,6 +414,8 @@ def _condition(code: str, ftype: str, numbers: dict[str, list]) -> st.SearchStra
         return st.one_of(st.booleans().map(lambda v: {"field": code, "op": "is", "value": v}),
                          st.booleans().map(lambda v: {"field": code, "op": "is", "value": v}),
                          _presence(code))
+    if ftype == "segments":
+        return _in_condition(code, numbers["segment_codes"])
     assert ftype == "orders"
     return _orders_condition(numbers["sum"])
 
@@ -406,6 +424,8 @@ def _block_fields(dataset: dict) -> dict[str, dict[str, str]]:
     blocks = {block: dict(fields) for block, fields in _BLOCK_FIELDS.items()}
     for cf in dataset["custom_fields"]:
         blocks["customer"]["custom." + cf["code"]] = _CUSTOM_TYPES[cf["type"]]
+    if dataset.get("segment_codes"):  # stored membership exists: conditions on it
+        blocks["segments"] = {"segments": "segments"}
     return blocks
 
 
