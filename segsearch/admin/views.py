@@ -38,6 +38,7 @@ from segsearch.errors import Invalid, ServiceError, flatten
 from segsearch.extensions import services
 from segsearch.rules.fields import BLOCKS
 from segsearch.rules.templates import TEMPLATES
+from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.preview import checked_rule, preview
 from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentPatch
 from segsearch.segments.service import SegmentService
@@ -58,7 +59,7 @@ FIX_FIELDS = "Please correct the highlighted fields."
 # Derived via the API's own schema context: the catalogue is read per request.
 _context = {"fields": current_fields}
 BLOCK_LABELS = {"customer": "Customer", "orders": "Orders", "products": "Products",
-                "communications": "Communications"}
+                "communications": "Communications", "segments": "Segments"}
 
 
 # -- login, CSRF and permissions -------------------------------------------------------
@@ -512,12 +513,14 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
 def editor_context() -> dict:
     """What the rule editor needs: the field catalogue, templates, product groups."""
     fields = [f.to_json() for f in current_fields().values()]
+    svc = services()
     try:
-        groups = sorted(services().feed.catalog.parents())
+        groups = sorted(svc.feed.catalog.parents())
+        codes = sorted(SegmentDeps(svc.es, svc.indices.segments).graph())  # segments block
     except (ApiError, TransportError):
-        groups = []  # suggestions only: the editor works without them
+        groups, codes = [], []  # suggestions only: the editor works without them
     return {"catalogue": fields, "templates": TEMPLATES, "blocks": list(BLOCKS),
-            "suggestions": {"product_groups": groups}}
+            "suggestions": {"product_groups": groups, "segments": codes}}
 
 
 def render_form(values: dict, *, seg: dict | None = None, errors: dict | None = None,

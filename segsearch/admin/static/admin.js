@@ -99,7 +99,7 @@
 
   // ---------------------------------------------------------------- the rule editor
 
-  const BLOCK_LABELS = { customer: "Customer", orders: "Orders", products: "Products", communications: "Communications" };
+  const BLOCK_LABELS = { customer: "Customer", orders: "Orders", products: "Products", communications: "Communications", segments: "Segments" };
   const OP_LABELS = {
     in: "is one of", between: "between", relative: "relative to today", is: "is",
     exists: "is filled in", missing: "is empty", count: "number of orders", sum: "sum of orders",
@@ -359,6 +359,8 @@
 
     opLabel(op, fdef) {
       if (op === "between" && fdef.type === "age") return "between (years)";
+      // Segment codes: include = a member of any of them, exclude = a member of none.
+      if (op === "in" && fdef.type === "segments") return "is a member of";
       return OP_LABELS[op] || op;
     }
 
