@@ -19,7 +19,7 @@ def on(code: str) -> str:
 
 def script_json(page: str, element_id: str):
     return json.loads(html.unescape(re.search(
-        rf'id="{element_id}">(.*?)</script>', page, re.S).group(1)))
+        rf'id="{element_id}">(.*?)</script>', page, re.DOTALL).group(1)))
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def _canon(value: Any, ftype: str) -> Any:
         return value.isoformat() if isinstance(value, date) else value
     if ftype == "datetime":
         if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value)
         return value.astimezone(UTC)
     # numbers: stored doubles (total_spent, averages) carry float noise; 6 places is plenty
     return round(Decimal(str(value)), 6)

@@ -80,12 +80,19 @@ R17 Explain (CONTRACT 6.3, ``explain_customer``): a condition's truth is its own
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["matching_ids", "customer_profile", "make_world", "FIELD_TYPES", "field_type",
-           "explain_customer"]
+__all__ = [
+    "FIELD_TYPES",
+    "customer_profile",
+    "explain_customer",
+    "field_type",
+    "make_world",
+    "matching_ids",
+]
 
 KEYWORD = "keyword"
 KEYWORDS = "keywords"  # list of keywords
@@ -204,7 +211,7 @@ def _parse_datetime(raw: Any) -> dt.datetime | None:
     else:
         value = dt.datetime.fromisoformat(str(raw))
     if value.tzinfo is None:  # R9
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 

@@ -20,14 +20,25 @@ customer: a test writes them as membership after the import.
 from __future__ import annotations
 
 import copy
-import random
 import datetime as dt
+import random
 from decimal import Decimal
 
 from hypothesis import strategies as st
 
-__all__ = ["TODAYS", "TIMEZONES", "PRODUCT_GROUPS", "PRODUCTS", "CUSTOM_FIELDS", "SEGMENT_CODES",
-           "todays", "timezones", "stores", "datasets", "rules"]
+__all__ = [
+    "CUSTOM_FIELDS",
+    "PRODUCTS",
+    "PRODUCT_GROUPS",
+    "SEGMENT_CODES",
+    "TIMEZONES",
+    "TODAYS",
+    "datasets",
+    "rules",
+    "stores",
+    "timezones",
+    "todays",
+]
 
 TODAYS = [
     dt.date(2023, 12, 31), dt.date(2024, 2, 28), dt.date(2024, 2, 29), dt.date(2024, 3, 1),
@@ -138,7 +149,7 @@ BIRTHDAYS = sorted({d for y in BIRTH_YEARS for md in MONTH_DAYS
 
 
 def _iso_instant(day: dt.date, time: dt.time, offset: dt.timedelta | None) -> str:
-    instant = dt.datetime.combine(day, time, tzinfo=dt.timezone.utc)
+    instant = dt.datetime.combine(day, time, tzinfo=dt.UTC)
     if offset is None:
         return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
     return instant.astimezone(dt.timezone(offset)).isoformat()
@@ -287,10 +298,10 @@ def _number_pools(dataset: dict) -> dict[str, list]:
     sums = sorted({float(v) for v in spent.values()})
     averages = sorted({float(v) / count[c] for c, v in spent.items()})
     return {
-        "orders_count": list(range(0, 7)),
+        "orders_count": list(range(7)),
         "total_spent": [0, 0.3, 100, 500, 1000.5] + sums,
         "average_order_value": [0, 0.15, 50, 99.99, 100, 333.33] + averages,
-        "age": list(range(0, 77)),
+        "age": list(range(77)),
         "custom.children": [0, 1, 2, 3, 4],
         "custom.discount": [0, 5.5, 10, 10.25, 12, 99.99],
         "sum": [0, 0.1, 0.3, 0.6, 50, 99.99, 100, 250.5, 500, 1000] + sums,
