@@ -102,7 +102,10 @@ def completed_years(birthday: str | None, today: date) -> int | None:
 def _orders_value(cond: dict, name: str, source: Mapping, scores: Mapping[str, float],
                   scored: bool) -> Any:
     if not scored:  # no `where`: the condition compares the stored aggregate
-        return source.get("orders_count" if cond["op"] == "count" else "total_spent") or 0
+        if cond["op"] == "count":
+            return source.get("orders_count") or 0
+        # A double sum of 2-decimal totals: whole cents, without its float noise.
+        return round(source.get("total_spent") or 0, 2)
     units = scores.get("v:" + name, 0.0)  # no matching order: the query did not match
     if cond["op"] == "count":
         return round(units)
