@@ -21,7 +21,7 @@ from segsearch.segments import analytics
 
 METRICS = (("revenue", "Revenue"), ("orders", "Orders"), ("buyers", "Buyers"),
            ("average_order_value", "Average order value"))
-WIDTH, HEIGHT, PAD_LEFT, PAD = 640, 180, 56, 18
+WIDTH, HEIGHT, PAD_LEFT, PAD, PAD_RIGHT = 560, 200, 52, 14, 40
 PALETTE = 8  # CSS classes series-0 .. series-7
 
 
@@ -60,29 +60,32 @@ def _ticks(high: float) -> list[float]:
     return [i * step for i in range(int(high // step) + 2)]
 
 
-def chart(rows: Sequence[Mapping[str, Any]], metric: str, buckets: Sequence[str]) -> dict:
+def chart(rows: Sequence[Mapping[str, Any]], metric: str, buckets: Sequence[str],
+          interval: str = "month") -> dict:
     """SVG geometry of one metric over the buckets: a polyline per row, gridlines, labels."""
-    values = [[(b.get(metric) or 0) for b in row["series"]] for row in rows]
-    ticks = _ticks(max((v for vs in values for v in vs), default=0))
+    # A bucket without orders has no average: that point is left out, not drawn as 0.
+    values = [[b.get(metric) for b in row["series"]] for row in rows]
+    ticks = _ticks(max((v for vs in values for v in vs if v is not None), default=0))
     top = ticks[-1] or 1
-    step = (WIDTH - PAD_LEFT - PAD) / max(len(buckets) - 1, 1)
+    step = (WIDTH - PAD_LEFT - PAD_RIGHT) / max(len(buckets) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
         return round(PAD_LEFT + i * step, 1), round(HEIGHT - PAD - v / top * (HEIGHT - 2 * PAD), 1)
 
     lines = []
     for n, (row, vs) in enumerate(zip(rows, values)):
-        points = [xy(i, v) for i, v in enumerate(vs)]
+        points = [(i, *xy(i, v)) for i, v in enumerate(vs) if v is not None]
         lines.append({"name": row["name"], "baseline": row.get("code") is None,
                       "css": "series-base" if row.get("code") is None else f"series-{n % PALETTE}",
-                      "points": " ".join(f"{x},{y}" for x, y in points),
+                      "points": " ".join(f"{x},{y}" for _, x, y in points),
                       "dots": [{"x": x, "y": y, "title": f"{row['name']}, {buckets[i]}: {vs[i]}"}
-                               for i, (x, y) in enumerate(points)]})
-    label_every = max(1, len(buckets) // 8)
+                               for i, x, y in points]})
+    label_every = max(1, -(-len(buckets) // 7))
     return {"width": WIDTH, "height": HEIGHT, "lines": lines,
             "grid": [{"y": xy(0, t)[1], "label": f"{t:g}"} for t in ticks],
-            "labels": [{"x": xy(i, 0)[0], "text": b} for i, b in enumerate(buckets) if i % label_every == 0],
-            "bottom": HEIGHT - PAD, "left": PAD_LEFT, "right": WIDTH - PAD}
+            "labels": [{"x": xy(i, 0)[0], "text": b[:7] if interval == "month" else b[5:]}
+                       for i, b in enumerate(buckets) if i % label_every == 0],
+            "bottom": HEIGHT - PAD, "left": PAD_LEFT, "right": WIDTH - PAD_RIGHT}
 
 
 @blp.route("/analytics", methods=["GET"])
@@ -90,10 +93,11 @@ def analytics_page() -> Any:
     try:
         answer, form = _report(request.args)
     except Invalid as err:
+        # A filter form shown again with its errors next to the fields (the API answers 422).
         return render_template("admin/analytics.html", answer=None, charts=[], errors=err.errors,
-                               form=dict(request.args), intervals=analytics.INTERVALS), 422
+                               form=dict(request.args), intervals=analytics.INTERVALS)
     rows = [*answer["segments"], answer["baseline"]]
-    charts = [{"metric": m, "label": label, "svg": chart(rows, m, answer["buckets"])}
+    charts = [{"metric": m, "label": label, "svg": chart(rows, m, answer["buckets"], answer["interval"])}
               for m, label in METRICS]
     return render_template("admin/analytics.html", answer=answer, charts=charts, errors={},
                            form=form, intervals=analytics.INTERVALS)
