@@ -1,5 +1,5 @@
 # segsearch — the two commands: `make run` and `make test`. See README.md.
-.PHONY: run up down test setup bench lint
+.PHONY: run up down test setup bench lint cluster-up cluster-down test-cluster
 
 run:     ## install what is missing, start everything in the foreground (Ctrl-C stops)
 	@bash scripts/run.sh
@@ -21,3 +21,12 @@ lint:
 
 bench:   ## the benchmark (not part of test): BENCH_CUSTOMERS=100000 by default
 	@bash scripts/setup.sh && .venv/bin/python bench/run.py
+
+cluster-up:    ## a local 3-node cluster, TLS + security on (var/cluster); prints its ES_* settings
+	@bash scripts/setup.sh && bash scripts/cluster.sh start
+
+cluster-down:  ## stop the 3-node cluster
+	@bash scripts/cluster.sh stop
+
+test-cluster:  ## the whole suite against the 3-node cluster, customers with 3 shards, 1 replica
+	@bash scripts/test-cluster.sh

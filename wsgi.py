@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
-from segsearch import create_app
+from segsearch import config, create_app, logs
 
+logs.configure(config.from_env()["LOG_FORMAT"])
 app = create_app()

@@ -21,7 +21,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Without SEGSEARCH_SECRET_KEY a random key per start: admin sessions then don't
     # survive a restart (everyone logs in again), which is safe but not convenient.
     app.secret_key = merged["SECRET_KEY"] or secrets.token_hex(32)
-    extensions.init_app(app)
+    services = extensions.init_app(app)
+    from segsearch import logs, metrics
+    logs.init_app(app)
+    metrics.init_app(app, services.redis, services.queue, services.indices.prefix)
     register_api(app)
     register_cli(app)
     from segsearch.admin import blp as admin_blp

@@ -7,6 +7,16 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     # An external cluster instead of the embedded node started by the scripts.
     "ES_URL": "http://127.0.0.1:9200",
+    # Credentials and TLS for a secured cluster (CONTRACT 6.7): an API key, or a user and
+    # password; the CA file that signed the nodes' certificates.
+    "ES_API_KEY": None,
+    "ES_USERNAME": None,
+    "ES_PASSWORD": None,
+    "ES_CA_CERTS": None,
+    # Shards and replicas of the customers index (the small indices keep one shard; their
+    # replicas follow REPLICAS). Shards take effect for a new index (reindex to change).
+    "SHARDS": 1,
+    "REPLICAS": 0,
     "REDIS_URL": "redis://127.0.0.1:6380/0",
     # Index and queue names are prefixed so several instances (and tests) share a node.
     "INDEX_PREFIX": "segsearch-",
@@ -17,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     # The calendar day used by relative dates and day-level date comparisons.
     "TIMEZONE": "UTC",
     "PORT": 8000,
+    # Log lines: "json" (one object per line, with request / job ids) or "text".
+    "LOG_FORMAT": "json",
     # Signs the admin UI's session cookie (env SEGSEARCH_SECRET_KEY). None: a random key is
     # generated at start, so admin sessions do not survive a restart and are not shared
     # between processes; set it when several web processes serve the admin.
@@ -40,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.
-_BARE = {"ES_URL", "REDIS_URL"}
+_BARE = {"ES_URL", "REDIS_URL", "ES_API_KEY", "ES_USERNAME", "ES_PASSWORD", "ES_CA_CERTS"}
 
 
 def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -72,5 +84,7 @@ def validate(config: dict[str, Any]) -> None:
     from segsearch.notify.retry import parse_intervals
 
     parse_intervals(config["WEBHOOK_RETRY_INTERVALS"])  # raises for a malformed list
+    if not 1 <= int(config["SHARDS"]) <= 1024 or not 0 <= int(config["REPLICAS"]) <= 16:
+        raise ValueError("SEGSEARCH_SHARDS must be within 1..1024 and SEGSEARCH_REPLICAS within 0..16")
     if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:
         raise ValueError("SEGSEARCH_WEBHOOK_BATCH_SIZE must be within 1..10000")

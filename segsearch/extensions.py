@@ -13,7 +13,7 @@ from rq import Queue, Retry
 from segsearch.auth.tokens import TokenStore
 from segsearch.feed.service import Feed
 from segsearch.search import indices as idx
-from segsearch.search.client import make_client
+from segsearch.search.client import client_from_config
 from segsearch.search.indices import Indices
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,9 @@ class Services:
 
 
 def build_services(config: dict[str, Any]) -> Services:
-    es = make_client(config["ES_URL"])
-    indices = Indices(config["INDEX_PREFIX"])
+    es = client_from_config(config)
+    indices = Indices(config["INDEX_PREFIX"], shards=int(config["SHARDS"]),
+                      replicas=int(config["REPLICAS"]))
     redis = Redis.from_url(config["REDIS_URL"])
     return Services(
         config=config, es=es, redis=redis, indices=indices,

@@ -25,7 +25,9 @@ ADMIN_TOKEN = "test-bootstrap-admin-token"
 
 @pytest.fixture(scope="session")
 def es() -> Elasticsearch:
-    client = make_client(ES_URL)
+    client = make_client(ES_URL, api_key=os.environ.get("ES_API_KEY"),
+                         username=os.environ.get("ES_USERNAME"), password=os.environ.get("ES_PASSWORD"),
+                         ca_certs=os.environ.get("ES_CA_CERTS"))
     client.cluster.health(wait_for_status="yellow", timeout="30s")
     return client
 
@@ -46,7 +48,9 @@ def prefix(es: Elasticsearch) -> Iterator[str]:
 
 @pytest.fixture
 def indices(es: Elasticsearch, prefix: str) -> Indices:
-    ind = Indices(prefix)
+    # `make test-cluster` runs the suite with the customers index sharded and replicated.
+    ind = Indices(prefix, shards=int(os.environ.get("SEGSEARCH_SHARDS", "1")),
+                  replicas=int(os.environ.get("SEGSEARCH_REPLICAS", "0")))
     idx.ensure(es, ind)
     return ind
 

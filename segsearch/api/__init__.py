@@ -9,7 +9,7 @@ from segsearch.api import errors
 
 def register_api(app: Flask) -> Api:
     from segsearch.api import customers, feed, health, membership, rules, segments
-    from segsearch.api import analytics, notify
+    from segsearch.api import analytics, metrics, notify
 
     app.config.update(
         API_TITLE="segsearch", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -19,7 +19,7 @@ def register_api(app: Flask) -> Api:
     )
     api = Api(app)
     for blp in (health.blp, feed.blp, customers.blp, rules.blp, segments.blp, membership.blp,
-                notify.blp, analytics.blp):
+                notify.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blp)
     errors.register(app)
     return api

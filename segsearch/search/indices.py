@@ -21,9 +21,11 @@ KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "
 
 @dataclass(frozen=True)
 class Indices:
-    """Alias names for one instance (prefix)."""
+    """Alias names for one instance (prefix), and the customers index's shape."""
 
     prefix: str
+    shards: int = 1
+    replicas: int = 0
 
     def alias(self, kind: str) -> str:
         return f"{self.prefix}{kind}"
@@ -69,20 +71,25 @@ class Indices:
         return self.alias("notification-settings")
 
 
-def load_templates(prefix: str) -> dict[str, dict]:
-    """Template bodies from index_templates/, with the prefix filled in."""
+def load_templates(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str, dict]:
+    """Template bodies from index_templates/, with the prefix filled in; the customers
+    index gets `shards`, every index `replicas` (the small ones keep one shard)."""
     out = {}
     for path in sorted(TEMPLATES_DIR.glob("*.json")):
         text = path.read_text().replace("{prefix}", prefix)
         body = json.loads(text)
         body.pop("_comment", None)
+        settings = body.setdefault("template", {}).setdefault("settings", {})
+        settings["number_of_replicas"] = replicas
+        if path.stem == "customers":
+            settings["number_of_shards"] = shards
         out[f"{prefix}{path.stem}"] = body
     return out
 
 
 def ensure(es: Elasticsearch, indices: Indices) -> None:
     """Apply templates and create each alias's first index where missing. Idempotent."""
-    templates = load_templates(indices.prefix)
+    templates = load_templates(indices.prefix, indices.shards, indices.replicas)
     for name, body in templates.items():
         es.indices.put_index_template(name=name, **body)
     for kind in KINDS:
@@ -94,6 +101,15 @@ def ensure(es: Elasticsearch, indices: Indices) -> None:
         else:  # an additive mapping change reaches the live index; a conflict raises
             properties = _template_for(templates, f"{alias}-v1")["template"]["mappings"]["properties"]
             put_mapping(es, alias, properties)
+            _follow_replicas(es, alias, indices.replicas)
+
+
+def _follow_replicas(es: Elasticsearch, alias: str, replicas: int) -> None:
+    """Replicas can change on a live index (shards cannot: that is a reindex)."""
+    index = current_index(es, alias)
+    current = es.indices.get_settings(index=index, name="index.number_of_replicas")
+    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
+        es.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
 
 
 def _template_for(templates: dict[str, dict], index: str) -> dict:
