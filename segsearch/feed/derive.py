@@ -7,9 +7,10 @@ included), and the customer aggregates of CONTRACT section 3.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Written by segsearch (membership engine), kept across every feed write.
 MEMBERSHIP_FIELDS = ("segments", "manual_user_groups", "segment_user_groups", "user_groups")
@@ -83,6 +84,14 @@ def aggregates(orders: list[Mapping[str, Any]]) -> dict:
         "products": sorted({p for o in orders for p in o["product_ids"]}),
         "product_groups": sorted({g for o in orders for g in o["product_groups"]}),
     }
+
+
+def rebuild(doc: Mapping[str, Any], orders: list[Mapping[str, Any]]) -> dict:
+    """The same customer (profile, membership) holding these orders, aggregates re-derived."""
+    new = {k: v for k, v in doc.items() if k not in AGGREGATE_FIELDS}
+    new["orders"] = sorted(orders, key=lambda o: (o["created_at"], o["id"]))
+    new.update({k: v for k, v in aggregates(new["orders"]).items() if v is not None})
+    return new
 
 
 def profile_document(profile: Mapping[str, Any], custom_types: Mapping[str, str]) -> dict:
