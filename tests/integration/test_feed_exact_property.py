@@ -98,7 +98,7 @@ class Scenario:
             barrier.wait()
             try:
                 self.run(op)
-            except Exception as err:  # surfaced below, with the op
+            except Exception as err:  # noqa: BLE001 - any error is surfaced below, with its op
                 errors.append((op, err))
 
         threads = [threading.Thread(target=worker, args=(op,)) for op in arg]

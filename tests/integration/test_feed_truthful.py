@@ -71,7 +71,7 @@ def test_an_order_the_index_refuses_does_not_land_and_its_move_is_undone(feed):
         feed.put_customer(cid, {"type": "person"})
     feed.put_order("o1", order("o1", "A"))
     overflowing = load(OrderSchema(), order("o1", "B"))
-    overflowing["total"] = Decimal("100000000000000000")  # minor units beyond a long
+    overflowing["total"] = Decimal(10**17)  # minor units beyond a long
     result = feed.bulk_orders_validated([overflowing, load(OrderSchema(), order("o2", "B", "5.00")),
                                          load(OrderSchema(), order("o3", "A", "7.00"))], None)
     assert result["indexed"] == 2
