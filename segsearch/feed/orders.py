@@ -127,12 +127,14 @@ class OrderWriter:
         state = {oid: e for oid, e in claimed.items() if oid not in not_landed}
         for _ in range(MAX_ROUNDS):
             fresh = self.registry.read(state)
-            moved = {oid: e for oid, e in fresh.items() if e.version != state[oid].version}
+            # Written after ours: converge to it too, over the customers we wrote as well
+            # (its writer may have found nothing to remove there before our copy landed).
+            moved = {oid: e.also_stale(state[oid].holders()) for oid, e in fresh.items()
+                     if e.version != state[oid].version}
             self.registry.write(e.without_stale() for oid, e in state.items()
                                 if oid not in moved and e.stale)
             if not moved:
                 break
-            # Written after ours: converge to it too, taking back any copy we wrote late.
             trouble = self._converge(moved, refresh)
             state = {oid: e for oid, e in moved.items() if oid not in trouble}
         return not_landed

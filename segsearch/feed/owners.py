@@ -40,6 +40,11 @@ class Entry:
         stale = self.holders() - {customer_id}
         return replace(self, customer_id=customer_id, order=order, stale=tuple(sorted(stale)))
 
+    def also_stale(self, customer_ids: set[str]) -> Entry:
+        """The same entry with these customers (other than the owner) possibly holding copies."""
+        stale = (set(self.stale) | customer_ids) - {self.customer_id}
+        return replace(self, stale=tuple(sorted(stale)))
+
     def without_stale(self) -> Entry:
         """The same entry once every stale copy is confirmed gone."""
         return replace(self, stale=())

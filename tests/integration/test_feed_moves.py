@@ -2,6 +2,8 @@
 interrupted between its steps is completed by a retry of the same request."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from segsearch.feed import derive
@@ -117,3 +119,36 @@ def test_a_move_to_an_unknown_customer_leaves_the_order_where_it_was(abc):
                                  "errors": {"customer_id": ["Unknown customer."]}}]
     assert held(feed, "A", "B") == {"A": ["o1"], "B": ["o2"]}
     assert registry(feed, "o1")["customer_id"] == "A"
+
+
+def test_writers_moving_one_order_at_the_same_time_leave_exactly_one_copy(abc):
+    """Four threads move the same two orders between A, B and C ten times each."""
+    feed = abc
+    errors = []
+
+    def mover(k: int) -> None:
+        try:
+            for i in range(10):
+                owners = "ABC"
+                feed.bulk_orders([order("o1", owners[(i + k) % 3], f"{k}.{i:02d}"),
+                                  order("o2", owners[(i + k + 1) % 3], f"{k}.{i:02d}")])
+        except Exception as err:  # noqa: BLE001 - surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=mover, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    holding = held(feed, "A", "B", "C")
+    for oid in ("o1", "o2"):
+        owners = [c for c, ids in holding.items() if oid in ids]
+        entry = registry(feed, oid)
+        assert owners == [entry["customer_id"]] and entry["stale"] == []
+        stored = next(o for o in feed.get_customer(owners[0])["orders"] if o["id"] == oid)
+        assert stored["total_minor"] == entry["order"]["total_minor"]
+    for c in "ABC":
+        doc = feed.get_customer(c)
+        assert doc["orders_count"] == len(holding[c])
+        assert doc["total_spent"] == sum(o["total_minor"] for o in doc["orders"]) / 100
