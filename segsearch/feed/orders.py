@@ -87,7 +87,7 @@ class OrderWriter:
         owners = list({cid for cid, _ in wanted.values()})
         if not owners:
             return {}
-        docs = self.feed.es.mget(index=self.feed.indices.customers, ids=owners, _source=False)["docs"]
+        docs = self.feed.es.mget(index=self.feed.indices.customers, ids=owners, source=False)["docs"]
         missing = {d["_id"] for d in docs if not d.get("found")}
         return {oid: UNKNOWN_CUSTOMER for oid, (cid, _) in wanted.items() if cid in missing}
 
@@ -198,7 +198,7 @@ def _holding(customer_id: str, entries: list[Entry], closures: Mapping[str, list
 def _legacy_entries(es: Elasticsearch, index: str, order_ids: list[str]) -> dict[str, Entry]:
     """Entries for orders that customers hold but the registry has never seen (near-real-time
     search: such orders were written before the registry, not within the last second)."""
-    res = es.search(index=index, size=len(order_ids), _source=False, query={"nested": {
+    res = es.search(index=index, size=len(order_ids), source=False, query={"nested": {
         "path": "orders", "query": {"terms": {"orders.id": order_ids}},
         "inner_hits": {"size": 100, "_source": True}}})
     holders: dict[str, list[tuple[str, dict]]] = {}

@@ -117,7 +117,7 @@ class Feed:
         for _ in range(self.occ_retries):
             try:
                 doc = self.es.get(index=self.indices.customers, id=customer_id,
-                                  _source_includes=["orders.id"])
+                                  source_includes=["orders.id"])
                 self.es.delete(index=self.indices.customers, id=customer_id, refresh=refresh,
                                if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"])
                 break
@@ -150,9 +150,8 @@ class Feed:
                 continue
             position[orders[-1]["id"]] = at
         result = self.bulk_orders_validated(orders, refresh)
-        for e in result["errors"]:
-            e["index"] = position[e["id"]]
-        return {"indexed": result["indexed"], "errors": errors + result["errors"]}
+        errors += [_item_error(e["id"], position[e["id"]], e["code"], e["errors"]) for e in result["errors"]]
+        return {"indexed": result["indexed"], "errors": errors}
 
     def bulk_orders_validated(self, orders: list[dict], refresh: str | None) -> dict:
         """Write validated orders; {"indexed", "errors", "created"} (later duplicates win)."""
@@ -226,7 +225,7 @@ class Feed:
         last: dict[str, Failure] = {}
         if report and pending:
             self.changes.before(list(pending))
-        source = {"_source_includes": fields} if fields else {}
+        source: dict[str, Any] = {"source_includes": fields} if fields else {}
         for attempt in range(self.occ_retries):
             if not pending:
                 break
