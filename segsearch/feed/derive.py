@@ -7,9 +7,10 @@ included), and the customer aggregates of CONTRACT section 3.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Written by segsearch (membership engine), kept across every feed write.
 MEMBERSHIP_FIELDS = ("segments", "manual_user_groups", "segment_user_groups", "user_groups")
@@ -29,8 +30,9 @@ def month_day(iso_date: str) -> int:
 def group_closure(group_ids: Iterable[str], parents: Mapping[str, str | None]) -> list[str]:
     """The groups with every ancestor, following parent links (cycle-safe)."""
     out: list[str] = []
-    for gid in group_ids:
+    for start in group_ids:
         seen: set[str] = set()
+        gid: str | None = start
         while gid is not None and gid not in seen:
             seen.add(gid)
             if gid not in out:
@@ -65,7 +67,7 @@ def regroup_order(order_doc: Mapping[str, Any], closures: Mapping[str, list[str]
     return {**order_doc, "product_groups": groups}
 
 
-def aggregates(orders: list[Mapping[str, Any]]) -> dict:
+def aggregates(orders: Sequence[Mapping[str, Any]]) -> dict:
     """Customer-level aggregates over every order, whatever its status."""
     if not orders:
         return {"orders_count": 0, "total_spent": 0.0, "average_order_value": None,
@@ -85,6 +87,14 @@ def aggregates(orders: list[Mapping[str, Any]]) -> dict:
     }
 
 
+def rebuild(doc: Mapping[str, Any], orders: Sequence[Mapping[str, Any]]) -> dict:
+    """The same customer (profile, membership) holding these orders, aggregates re-derived."""
+    new = {k: v for k, v in doc.items() if k not in AGGREGATE_FIELDS}
+    new["orders"] = sorted(orders, key=lambda o: (o["created_at"], o["id"]))
+    new.update({k: v for k, v in aggregates(new["orders"]).items() if v is not None})
+    return new
+
+
 def profile_document(profile: Mapping[str, Any], custom_types: Mapping[str, str]) -> dict:
     """Client-written customer fields plus their derived companions (md ordinals, domain)."""
     doc = {k: v for k, v in profile.items() if v is not None and k != "custom"}
@@ -99,7 +109,7 @@ def profile_document(profile: Mapping[str, Any], custom_types: Mapping[str, str]
     return doc
 
 
-def customer_document(profile: Mapping[str, Any], orders: list[Mapping[str, Any]],
+def customer_document(profile: Mapping[str, Any], orders: Sequence[Mapping[str, Any]],
                       custom_types: Mapping[str, str],
                       membership: Mapping[str, Any] | None = None) -> dict:
     """The whole indexed customer: profile, nested orders, aggregates, membership."""

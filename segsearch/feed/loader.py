@@ -3,14 +3,16 @@
 Builds every customer document in memory with the same derivation as the feed's write
 path and bulk-indexes them in parallel chunks. It writes whole documents without
 optimistic concurrency, so it is for loading, not for live feeds: membership fields of
-customers it overwrites are reset.
+customers it overwrites are reset. Each order's owner is recorded in the owner registry
+too (feed.owners), so later feed writes move loaded orders exactly.
 """
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from elasticsearch import helpers
 
@@ -45,7 +47,7 @@ def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_si
     """
     custom_types = feed.catalog.custom_types()
     closures = feed.catalog.closures(None)
-    index = feed.indices.customers
+    index = (feed.indices.customers, feed.indices.order_owners)
     if processes > 1:
         actions = _actions_in_processes(index, pairs, custom_types, closures, processes, chunk_size)
     else:
@@ -56,6 +58,8 @@ def import_customers(feed, pairs: Iterable[tuple[dict, list[dict]]], *, chunk_si
                                               chunk_size=chunk_size, raise_on_error=False):
             if not ok:
                 raise RuntimeError(f"bulk load failed: {item}")
+            if next(iter(item.values()))["_index"].startswith(f"{index[1]}-v"):
+                continue  # registry entries ride along; progress counts customers
             written += 1
             if progress and written % chunk_size == 0:
                 progress(chunk_size)
@@ -82,7 +86,7 @@ def _actions_in_processes(index, pairs, custom_types, closures, processes: int,
 _WORKER_CONTEXT: tuple = ()
 
 
-def _init_worker(index: str, custom_types: dict, closures: dict) -> None:
+def _init_worker(index: tuple[str, str], custom_types: dict, closures: dict) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = (index, custom_types, closures)
 
@@ -129,7 +133,9 @@ def import_dataset(feed, *, product_groups: Iterable[dict] = (), products: Itera
     return n
 
 
-def _actions(index: str, pairs, custom_types, closures) -> Iterator[dict[str, Any]]:
+def _actions(index: tuple[str, str], pairs, custom_types, closures) -> Iterator[dict[str, Any]]:
+    """The customer document, then one owner-registry entry per order it holds."""
+    customers, owners = index
     customer_schema, order_schema = CustomerSchema(), OrderSchema()
     stamp = now_iso()
     for customer, orders in pairs:
@@ -137,7 +143,10 @@ def _actions(index: str, pairs, custom_types, closures) -> Iterator[dict[str, An
         nested = [derive.order_document(load(order_schema, o), closures) for o in orders]
         doc = derive.customer_document(profile, nested, custom_types)
         doc["updated_at"] = stamp
-        yield {"_index": index, "_id": profile["id"], "_source": doc}
+        yield {"_index": customers, "_id": profile["id"], "_source": doc}
+        for order in nested:
+            yield {"_index": owners, "_id": order["id"], "_source": {
+                "customer_id": profile["id"], "stale": [], "order": order, "updated_at": stamp}}
 
 
 def _parents_first(groups: list[dict]) -> list[dict]:

@@ -3,21 +3,32 @@
 Customer documents are rewritten whole, under optimistic concurrency (if_seq_no /
 if_primary_term) with retries: two orders written at the same moment for one customer
 are both counted, and a concurrent membership write is never overwritten (the node has
-no scripting, so there are no scripted partial updates).
+no scripting, so there are no scripted partial updates). Orders go through the owner
+registry (feed.orders) so that moves are exact. Every write reports each item's fate:
+landed, or a Failure with its status (feed.failures); a bad item never raises half-way.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Collection, Iterable, Mapping
+import random
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
+
 from segsearch.clock import now_iso
-from segsearch.errors import Invalid, NotFound
-from segsearch.feed import derive
+from segsearch.errors import Conflict, Invalid, NotFound
+from segsearch.feed import derive, failures
 from segsearch.feed.catalog import Catalog
+from segsearch.feed.failures import MISSING, Failure, WriteFailed
+from segsearch.feed.orders import OrderWriter
 from segsearch.feed.schemas import CustomerSchema, OrderSchema, load
 from segsearch.search.indices import Indices
 
+# A mutation gets the current source (None when absent) and returns the new one, or None
+# when the document needs no write.
 Mutation = Callable[[dict | None], dict | None]
+BULK_ACTIONS = 2000  # customer writes per bulk request (an order batch fits in one)
 
 
 class ChangeSink:
@@ -34,6 +45,8 @@ class ChangeSink:
 
     def after(self, customer_ids: Collection[str]) -> None:
         """These customers' documents were written (or deleted)."""
+
+
 _customer_schema = CustomerSchema()
 _order_schema = OrderSchema()
 
@@ -47,6 +60,7 @@ class Feed:
         self.catalog = Catalog(es, indices)
         self.occ_retries = occ_retries
         self.changes = ChangeSink()
+        self.orders = OrderWriter(self)
 
     # -- reads ---------------------------------------------------------------------
     def get_customer(self, customer_id: str) -> dict:
@@ -62,6 +76,8 @@ class Feed:
 
     # -- customers -----------------------------------------------------------------
     def put_customer(self, customer_id: str, data: Any, refresh: str | None = None) -> tuple[dict, bool]:
+        """Upsert one customer; (document, created). A write that did not land raises
+        WriteFailed with its status (409 races lost too often, 422 a value the index refuses)."""
         profile = load(_customer_schema, data, ident=customer_id)
         custom_types = self.catalog.custom_types()
         self._check_custom(profile, custom_types)
@@ -72,86 +88,77 @@ class Feed:
             orders = doc.get("orders", []) if doc else []
             return derive.customer_document(profile, orders, custom_types, doc)
 
-        self.update_customers({customer_id: mutate}, refresh)
+        failed = self.update_customers({customer_id: mutate}, refresh)
+        if customer_id in failed:
+            raise WriteFailed(failed[customer_id])
         return self.get_customer(customer_id), created["yes"]
 
     def bulk_customers(self, items: Any, refresh: str | None = None) -> dict:
+        """Upsert many; {"indexed": n, "errors": [{"id", "index", "code", "errors"}]}."""
         custom_types = self.catalog.custom_types()
-        errors, mutations = [], {}
-        for position, item in enumerate(_as_list(items, "customers")):
+        errors, mutations, position = [], {}, {}
+        for at, item in enumerate(_as_list(items, "customers")):
             try:
                 profile = load(_customer_schema, item)
                 self._check_custom(profile, custom_types)
             except Invalid as err:
-                errors.append({"id": _ident(item), "index": position, "errors": err.errors})
+                errors.append(_item_error(_ident(item), at, 422, err.errors))
                 continue
             mutations[profile["id"]] = _replace_profile(profile, custom_types)
+            position[profile["id"]] = at  # a later duplicate id wins
         failed = self.update_customers(mutations, refresh)
-        errors += [{"id": i, "errors": {"_schema": [m]}} for i, m in failed.items()]
+        errors += [_item_error(cid, position[cid], f.status, f.errors()) for cid, f in failed.items()]
         return {"indexed": len(mutations) - len(failed), "errors": errors}
 
     def delete_customer(self, customer_id: str, refresh: str | None = None) -> None:
+        """Erase the customer (under optimistic concurrency, so no order written meanwhile
+        survives unseen) and release its orders in the owner registry."""
         self.changes.before([customer_id])
-        try:
-            self.es.delete(index=self.indices.customers, id=customer_id, refresh=refresh)
-        except NotFoundError:
-            raise NotFound(f"Customer {customer_id!r} not found.") from None
+        for _ in range(self.occ_retries):
+            try:
+                doc = self.es.get(index=self.indices.customers, id=customer_id,
+                                  source_includes=["orders.id"])
+                self.es.delete(index=self.indices.customers, id=customer_id, refresh=refresh,
+                               if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"])
+                break
+            except NotFoundError:
+                raise NotFound(f"Customer {customer_id!r} not found.") from None
+            except ConflictError:
+                continue
+        else:
+            raise Conflict("Too many concurrent writes to this customer; retry.")
         self.changes.after([customer_id])
+        self.orders.release([o["id"] for o in doc["_source"].get("orders", [])], customer_id, refresh)
 
     # -- orders --------------------------------------------------------------------
     def put_order(self, order_id: str, data: Any, refresh: str | None = None) -> tuple[dict, bool]:
+        """Upsert (or move) one order; (order, created). Not landed: WriteFailed."""
         order = load(_order_schema, data, ident=order_id)
-        result = self.bulk_orders_validated([order], refresh, single=True)
-        if result["errors"]:
-            err = result["errors"][0]["errors"]
-            raise Invalid("Invalid fields: " + ", ".join(sorted(err)), err)
-        return order_out(order), result["created"] == 1
+        created, failed = self.orders.write([order], refresh)
+        if order_id in failed:
+            raise WriteFailed(failed[order_id])
+        return order_out(order), order_id in created
 
     def bulk_orders(self, items: Any, refresh: str | None = None) -> dict:
-        errors, orders = [], []
-        for position, item in enumerate(_as_list(items, "orders")):
+        """Upsert (or move) many; {"indexed": n, "errors": [{"id", "index", "code", "errors"}]}."""
+        errors, orders, position = [], [], {}
+        for at, item in enumerate(_as_list(items, "orders")):
             try:
                 orders.append(load(_order_schema, item))
             except Invalid as err:
-                errors.append({"id": _ident(item), "index": position, "errors": err.errors})
+                errors.append(_item_error(_ident(item), at, 422, err.errors))
+                continue
+            position[orders[-1]["id"]] = at
         result = self.bulk_orders_validated(orders, refresh)
-        return {"indexed": result["indexed"], "errors": errors + result["errors"]}
+        errors += [_item_error(e["id"], position[e["id"]], e["code"], e["errors"]) for e in result["errors"]]
+        return {"indexed": result["indexed"], "errors": errors}
 
-    def bulk_orders_validated(self, orders: list[dict], refresh: str | None,
-                              single: bool = False) -> dict:
-        closures = self.catalog.closures({i["product_id"] for o in orders for i in o["items"]})
-        by_customer: dict[str, list[dict]] = {}
-        for order in orders:  # a later duplicate id in one request wins
-            by_customer.setdefault(order["customer_id"], []).append(order)
-        moved = self._owners_elsewhere(orders)
-        counts = {"created": 0}
-        mutations = {cid: _add_orders(group, closures, counts) for cid, group in by_customer.items()}
-        for cid, ids in moved.items():
-            if cid not in mutations:
-                mutations[cid] = _drop_orders(ids)
-        failed = self.update_customers(mutations, refresh, create=False)
-        errors = [{"id": o["id"], "errors": {"customer_id": ["Unknown customer."]}}
-                  for o in orders if failed.get(o["customer_id"]) == "missing"]
-        errors += [{"id": o["id"], "errors": {"_schema": [failed[o["customer_id"]]]}}
-                   for o in orders if failed.get(o["customer_id"]) not in (None, "missing")]
-        return {"indexed": len(orders) - len(errors), "errors": errors, "created": counts["created"]}
-
-    def _owners_elsewhere(self, orders: list[dict]) -> dict[str, set[str]]:
-        """Customers that hold one of these order ids but are not its customer any more."""
-        if not orders:
-            return {}
-        owner = {o["id"]: o["customer_id"] for o in orders}
-        res = self.es.search(index=self.indices.customers, size=len(owner), _source=False,
-                             query={"nested": {"path": "orders", "query": {
-                                 "terms": {"orders.id": list(owner)}}, "inner_hits": {
-                                 "_source": ["orders.id"], "size": 100}}})
-        moved: dict[str, set[str]] = {}
-        for hit in res["hits"]["hits"]:
-            for inner in hit["inner_hits"]["orders"]["hits"]["hits"]:
-                oid = inner["_source"]["id"]
-                if owner.get(oid) not in (None, hit["_id"]):
-                    moved.setdefault(hit["_id"], set()).add(oid)
-        return moved
+    def bulk_orders_validated(self, orders: list[dict], refresh: str | None) -> dict:
+        """Write validated orders; {"indexed", "errors", "created"} (later duplicates win)."""
+        created, failed = self.orders.write(orders, refresh)
+        distinct = len({o["id"] for o in orders})
+        errors = [_item_error(oid, None, f.status, f.errors()) for oid, f in failed.items()]
+        return {"indexed": distinct - len(failed), "errors": errors, "created": len(created)}
 
     # -- catalogue follow-up ---------------------------------------------------------
     def rederive_for_products(self, product_ids: Iterable[str], progress=None) -> int:
@@ -170,85 +177,103 @@ class Feed:
 
     # -- the one write loop ------------------------------------------------------------
     def update_customers(self, mutations: Mapping[str, Mutation], refresh: str | None,
-                         create: bool = True) -> dict[str, str]:
+                         create: bool = True) -> dict[str, Failure]:
         """Apply each mutation to its whole customer document under optimistic concurrency.
 
-        A mutation gets the current source (None when absent) and returns the new one.
-        Returns {id: reason} for the ones that could not be written ("missing" when absent
-        and create is False).
+        A mutation gets the current source (None when absent) and returns the new one (or
+        None: nothing to write). Returns {id: Failure} for the ones that did not land
+        (failures.MISSING when absent and create is False); a Failure is the reason string
+        with its HTTP status.
         """
-        def action(d: dict, mutate: Mutation) -> dict:
+        def action(d: dict, mutate: Mutation) -> tuple[dict, dict] | None:
             found = d.get("found", False)
             new = mutate(d["_source"] if found else None)
+            if new is None:
+                return None
             new["updated_at"] = now_iso()
-            out = {"_index": self.indices.customers, "_id": d["_id"], "_source": new}
+            meta = {"_index": self.indices.customers, "_id": d["_id"]}
             if found:
-                out.update(if_seq_no=d["_seq_no"], if_primary_term=d["_primary_term"])
-            else:
-                out["_op_type"] = "create"
-            return out
+                meta.update(if_seq_no=d["_seq_no"], if_primary_term=d["_primary_term"])
+                return {"index": meta}, new
+            return {"create": meta}, new
         return self._write_with_retries(mutations, action, refresh, create=create, report=True)
 
     def patch_customers(self, mutations: Mapping[str, Mutation], fields: list[str],
-                        refresh: str | None = None) -> dict[str, str]:
+                        refresh: str | None = None) -> dict[str, Failure]:
         """Like update_customers, for writers that own a few fields (membership, user groups).
 
         Reads only `fields` and sends a partial `doc` update under the same optimistic
         concurrency (if_seq_no): Elasticsearch merges it without any script, and the
         customer's orders never travel through Python.
         """
-        def action(d: dict, mutate: Mutation) -> dict:
+        def action(d: dict, mutate: Mutation) -> tuple[dict, dict]:
             change = mutate(d.get("_source", {}))
-            return {"_op_type": "update", "_index": self.indices.customers, "_id": d["_id"],
-                    "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"],
-                    "doc": {**change, "updated_at": now_iso()}}
+            meta = {"_index": self.indices.customers, "_id": d["_id"],
+                    "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"]}
+            return {"update": meta}, {"doc": {**(change or {}), "updated_at": now_iso()}}
         return self._write_with_retries(mutations, action, refresh, create=False, fields=fields)
 
     def _write_with_retries(self, mutations: Mapping[str, Mutation],
-                            action: Callable[[dict, Mutation], dict], refresh: str | None, *,
-                            create: bool, fields: list[str] | None = None,
-                            report: bool = False) -> dict[str, str]:
+                            action: Callable[[dict, Mutation], tuple[dict, dict] | None],
+                            refresh: str | None, *, create: bool, fields: list[str] | None = None,
+                            report: bool = False) -> dict[str, Failure]:
         """The one optimistic-concurrency loop: read, mutate, write conditionally, and
         re-read and re-mutate whatever lost a race, a bounded number of times.
 
         `report`: tell `self.changes` (feed writes do; membership writes do not)."""
         pending, failed = dict(mutations), {}
+        last: dict[str, Failure] = {}
         if report and pending:
             self.changes.before(list(pending))
-        source = {"_source_includes": fields} if fields else {}
-        for _ in range(self.occ_retries):
+        source: dict[str, Any] = {"source_includes": fields} if fields else {}
+        for attempt in range(self.occ_retries):
             if not pending:
                 break
+            if attempt:  # jittered back-off: writers racing for one customer spread out
+                time.sleep(random.uniform(0, 0.002 * attempt))
             docs = self.es.mget(index=self.indices.customers, ids=list(pending), **source)["docs"]
-            actions = []
+            actions, unchanged = [], set()
             for d in docs:
                 if not d.get("found") and not create:
-                    failed[d["_id"]] = "missing"
+                    failed[d["_id"]] = MISSING
                     continue
-                actions.append(action(d, pending[d["_id"]]))
-            pending = {k: v for k, v in pending.items() if k not in failed}
-            done = self._bulk(actions, refresh)
+                act = action(d, pending[d["_id"]])
+                if act is None:
+                    unchanged.add(d["_id"])
+                else:
+                    actions.append(act)
+            done, bad = self._bulk(actions, refresh)
+            done |= unchanged
             if report and done:
                 self.changes.after(done)
-            pending = {k: v for k, v in pending.items() if k not in done}
+            failed.update({k: f for k, f in bad.items() if not failures.retryable(f.status)})
+            last.update(bad)
+            pending = {k: v for k, v in pending.items() if k not in done and k not in failed}
         for cid in pending:
-            failed[cid] = "Too many concurrent writes to this customer; retry."
+            failed[cid] = last.get(cid) or failures.conflict()
         return failed
 
-    def _bulk(self, actions: list[dict], refresh: str | None) -> set[str]:
-        """Bulk-write; the ids written. Version conflicts are left for the caller's retry."""
-        if not actions:
-            return set()
-        done = set()
-        for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False,
-                                               raise_on_exception=False, chunk_size=500,
-                                               refresh=refresh or False):
-            info = next(iter(item.values()))
-            if ok:
-                done.add(info["_id"])
-            elif info.get("status") != 409:
-                raise RuntimeError(f"bulk write failed for {info['_id']}: {info.get('error')}")
-        return done
+    def _bulk(self, actions: list[tuple[dict, dict]],
+              refresh: str | None) -> tuple[set[str], dict[str, Failure]]:
+        """Bulk-write (meta, body) pairs; (ids written, {id: Failure}) item by item.
+
+        Never raises for an item; an unreachable node raises the client's own
+        ConnectionError untouched. One request per BULK_ACTIONS, so a client killed
+        mid-request has sent all of an order batch's customer writes or none.
+        """
+        done: set[str] = set()
+        failed: dict[str, Failure] = {}
+        for start in range(0, len(actions), BULK_ACTIONS):
+            chunk = actions[start:start + BULK_ACTIONS]
+            operations = [line for pair in chunk for line in pair]
+            response = self.es.bulk(operations=operations, refresh=refresh or False)
+            for item in response["items"]:
+                info = next(iter(item.values()))
+                if info.get("status", 500) < 300:
+                    done.add(info["_id"])
+                else:
+                    failed[info["_id"]] = failures.from_bulk_item(info)
+        return done, failed
 
     def _check_custom(self, profile: dict, custom_types: Mapping[str, str]) -> None:
         errors = {}
@@ -261,44 +286,23 @@ class Feed:
             raise Invalid("Invalid fields: " + ", ".join(sorted(errors)), errors)
 
 
+def _item_error(ident: Any, position: int | None, status: int, errors: dict) -> dict:
+    """One bulk item that did not land: its id, position, status and field errors."""
+    out = {"id": ident, "index": position, "code": status, "errors": errors}
+    return out if position is not None else {k: v for k, v in out.items() if k != "index"}
+
+
 def _replace_profile(profile: dict, custom_types: Mapping[str, str]) -> Mutation:
     def mutate(doc: dict | None) -> dict:
         return derive.customer_document(profile, (doc or {}).get("orders", []), custom_types, doc)
     return mutate
 
 
-def _add_orders(orders: list[dict], closures: Mapping[str, list[str]], counts: dict) -> Mutation:
-    def mutate(doc: dict | None) -> dict:
-        assert doc is not None
-        new = {o["id"]: derive.order_document(o, closures) for o in orders}
-        kept = [o for o in doc.get("orders", []) if o["id"] not in new]
-        counts["created"] = len(new) - (len(doc.get("orders", [])) - len(kept))
-        return _rebuild(doc, kept + list(new.values()))
-    return mutate
-
-
-def _drop_orders(order_ids: set[str]) -> Mutation:
-    def mutate(doc: dict | None) -> dict:
-        assert doc is not None
-        return _rebuild(doc, [o for o in doc.get("orders", []) if o["id"] not in order_ids])
-    return mutate
-
-
 def _regroup(closures: Mapping[str, list[str]]) -> Mutation:
     def mutate(doc: dict | None) -> dict:
         assert doc is not None
-        return _rebuild(doc, [derive.regroup_order(o, closures) for o in doc.get("orders", [])])
+        return derive.rebuild(doc, [derive.regroup_order(o, closures) for o in doc.get("orders", [])])
     return mutate
-
-
-def _rebuild(doc: dict, orders: list[dict]) -> dict:
-    """Same profile and membership, new orders: re-derive everything order-based."""
-    new = {k: v for k, v in doc.items() if k not in derive.AGGREGATE_FIELDS}
-    new["orders"] = sorted(orders, key=lambda o: (o["created_at"], o["id"]))
-    new.update({k: v for k, v in derive.aggregates(new["orders"]).items() if v is not None})
-    if new.get("average_order_value") is None:
-        new.pop("average_order_value", None)
-    return new
 
 
 def _custom_ok(kind: str, value: Any) -> bool:

@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch, helpers
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "index_templates"
 KINDS = ("customers", "products", "product-groups", "custom-fields", "tokens", "segments",
-         "segment-events", "webhooks", "notifications", "notification-settings")
+         "segment-events", "webhooks", "notifications", "notification-settings", "order-owners")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,11 @@ class Indices:
     @property
     def notification_settings(self) -> str:
         return self.alias("notification-settings")
+
+    @property
+    def order_owners(self) -> str:
+        """Each order's current owner: the feed's real-time record for exact moves."""
+        return self.alias("order-owners")
 
 
 def load_templates(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str, dict]:
