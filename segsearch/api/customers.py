@@ -16,7 +16,7 @@ from segsearch.api.security import refresh_arg, requires
 from segsearch.api.views import customer_out
 from segsearch.extensions import services
 from segsearch.segments.export import export_csv
-from segsearch.segments.schemas import encode_cursor
+from segsearch.segments import roster
 from segsearch.segments.store import SegmentStore
 from segsearch.segments.user_groups import set_manual
 
@@ -37,7 +37,6 @@ class ManualUserGroup(MethodView):
 
 
 # -- the customer list -------------------------------------------------------------------
-MAX_Q_WORDS = 8  # q is a few name/email prefixes, not a document
 
 
 class IdCursor(fields.String):
@@ -85,52 +84,9 @@ class CustomerPage(Schema):
     total = fields.Integer()
 
 
-def customer_filters(args: dict) -> list[dict]:
-    """Filter clauses of the customer list; absent keys do not filter."""
-    clauses: list[dict] = []
-    for arg, field in (("segment", "segments"), ("user_group", "user_groups"),
-                       ("city", "city"), ("store", "store")):
-        if args.get(arg):
-            clauses.append({"term": {field: args[arg]}})
-    if args.get("email"):
-        # Emails are stored as given; people type them in any case.
-        clauses.append({"term": {"email": {"value": args["email"], "case_insensitive": True}}})
-    for word in (args.get("q") or "").split()[:MAX_Q_WORDS]:
-        clauses.append(_prefix_anywhere(word))
-    return clauses
-
-
-def _prefix_anywhere(word: str) -> dict:
-    # The fields are keywords (no analyzer): a case-insensitive prefix query on each.
-    return {"bool": {"minimum_should_match": 1, "should": [
-        {"prefix": {field: {"value": word, "case_insensitive": True}}}
-        for field in ("first_name", "last_name", "email", "id")]}}
-
-
 def list_customers(args: dict) -> dict:
-    """One page sorted by id (unique: stable paging with search_after), total exact."""
     svc = services()
-    if args.get("segment"):
-        SegmentStore(svc.es, svc.indices).get(args["segment"])  # 404 for an unknown segment
-    size = args["page_size"]
-    extra = {"search_after": args["cursor"]} if args.get("cursor") else {}
-    res = svc.es.search(index=svc.indices.customers,
-                        query={"bool": {"filter": customer_filters(args)}},
-                        sort=[{"id": "asc"}], size=size + 1, track_total_hits=True,
-                        _source={"excludes": ["orders"]},  # the list is the light view
-                        **extra)
-    hits = res["hits"]["hits"]
-    more = len(hits) > size
-    hits = hits[:size]
-    return {"items": [_light(h["_source"]) for h in hits],
-            "next_cursor": encode_cursor("id", hits[-1]["sort"]) if more else None,
-            "total": res["hits"]["total"]["value"]}
-
-
-def _light(doc: dict) -> dict:
-    out = customer_out(doc)
-    out.pop("orders", None)
-    return out
+    return roster.list_customers(svc.es, svc.indices, args)
 
 
 @blp.route("/customers")

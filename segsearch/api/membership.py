@@ -9,6 +9,7 @@ from rq.job import Job
 from segsearch.api.security import requires
 from segsearch.errors import NotFound
 from segsearch.extensions import services
+from segsearch.segments import roster
 from segsearch.segments.store import SegmentStore
 
 blp = Blueprint("membership", __name__, url_prefix="/api/v1", description="Formation and history")
@@ -42,11 +43,9 @@ def job_status(job_id: str):
             "result": job.return_value() if status == "finished" else None}
 
 
-def _events(query: dict, size: int) -> list[dict]:
+def _events(size: int, **which: str) -> list[dict]:
     svc = services()
-    res = svc.es.search(index=svc.indices.segment_events, query=query, size=size,
-                        sort=[{"at": "desc"}], track_total_hits=False)
-    return [h["_source"] for h in res["hits"]["hits"]]
+    return roster.events(svc.es, svc.indices, size=size, **which)
 
 
 def _size() -> int:
@@ -57,8 +56,7 @@ def _size() -> int:
 @requires("customers:read")
 @blp.doc(summary="The customer's enter/leave events, newest first")
 def customer_history(customer_id: str):
-    events = _events({"bool": {"filter": [{"term": {"kind": "member"}},
-                                          {"term": {"customer_id": customer_id}}]}}, _size())
+    events = _events(_size(), customer_id=customer_id)
     return [{"segment": e["segment"], "event": e["event"], "at": e["at"], "reason": e["reason"]}
             for e in events]
 
@@ -67,8 +65,7 @@ def customer_history(customer_id: str):
 @requires("segments:read")
 @blp.doc(summary="The segment's enter/leave events, newest first")
 def segment_history(code: str):
-    events = _events({"bool": {"filter": [{"term": {"kind": "member"}},
-                                          {"term": {"segment": code}}]}}, _size())
+    events = _events(_size(), segment=code)
     return [{"customer_id": e["customer_id"], "event": e["event"], "at": e["at"],
              "reason": e["reason"]} for e in events]
 
@@ -77,7 +74,6 @@ def segment_history(code: str):
 @requires("segments:read")
 @blp.doc(summary="One point per formation: count, entered, left, took")
 def segment_dynamics(code: str):
-    events = _events({"bool": {"filter": [{"term": {"kind": "formation"}},
-                                          {"term": {"segment": code}}]}}, _size())
+    events = _events(_size(), kind="formation", segment=code)
     return [{k: e.get(k) for k in ("at", "count", "entered", "left", "took_ms", "reason")}
             for e in reversed(events)]

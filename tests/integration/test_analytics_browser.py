@@ -6,48 +6,33 @@ console error or page error fails the test. Also writes the README screenshot.
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.browser import CHROMIUM, browser_page, login, serve
 from tests.integration.test_analytics import CUSTOMERS, MOSCOW, ONLINE, ORDERS, form, make_api
 
 pytestmark = pytest.mark.integration
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
 def served(prefix, feed):
     api = make_api(prefix, "Europe/Moscow")
-    api.app.config["SEGSEARCH"]["SECRET_KEY"] = "browser-test"
-    api.app.secret_key = "browser-test"
     feed.import_dataset(customers=CUSTOMERS, orders=ORDERS)
     form(api, "moscow", MOSCOW)
     form(api, "online", ONLINE)
-    server = make_server("127.0.0.1", 0, api.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve(api.app) as base:
+        yield base
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by scripts/setup.sh")
 def test_analytics_page_in_a_browser(served, tmp_path):
-    from playwright.sync_api import sync_playwright
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-        page.goto(f"{served}/admin/login")
-        page.fill("input[name=token]", ADMIN_TOKEN)
-        page.click("button[type=submit]")
+    with browser_page(problems) as page:
+        login(page, served, ADMIN_TOKEN)
         page.click("text=Analytics")
         page.fill("input[name=from]", "2025-01-01")
         page.fill("input[name=to]", "2025-06-30")
@@ -69,5 +54,4 @@ def test_analytics_page_in_a_browser(served, tmp_path):
         # a bad period names the field on the page, not a crash
         page.goto(f"{served}/admin/analytics?from=2025-02-01&to=2025-01-01")
         assert "Must be on or before" in page.locator(".field-error").first.inner_text()
-        browser.close()
     assert not problems, problems
