@@ -233,3 +233,55 @@ def test_formation_and_follower_together_settle(rt):
 
 
 MOSCOW_Q = {"term": {"city": "Moscow"}}
+
+
+class HandCompiled(Follower):
+    """Compiles the `segments` block by hand (a term query on the stored membership), for
+    branches whose catalogue does not know that block yet."""
+
+    def compile(self, segment, fields):
+        rule = segment["rule"]
+        plain = {**rule, "groups": [g for g in rule["groups"] if g.get("block") != "segments"]}
+        named = [{"terms": {"segments": c["include"]}} for g in rule["groups"]
+                 if g.get("block") == "segments" for c in g["conditions"]]
+        return {"bool": {"filter": [super().compile({**segment, "rule": plain}, fields), *named]}}
+
+
+def test_membership_changes_propagate_to_segments_that_name_them(rt):
+    from segsearch.segments.store import SegmentStore, new_document
+    api = rt
+    svc = svc_of(api)
+    for cid in ("c0", "c3"):
+        api.put(f"/api/v1/customers/{cid}", json={"city": "Moscow" if cid == "c0" else "Kazan",
+                                                 "store": "online", "vip": True})
+    create(api, "a", MOSCOW)
+    vip_in_a = {"match": "all", "groups": [
+        {"block": "segments", "match": "all", "conditions": [
+            {"field": "segments", "op": "in", "include": ["a"], "exclude": []}]},
+        {"block": "customer", "match": "all", "conditions": [{"field": "vip", "op": "is", "value": True}]}]}
+    SegmentStore(svc.es, svc.indices).create(new_document(
+        {"code": "b", "name": "b", "type": "dynamic", "active": True, "rule": vip_in_a,
+         "user_group": "B"}, None), refresh="wait_for")
+    PendingChanges(svc.redis, svc.indices.prefix).mark([f"c{i}" for i in range(6)])
+    HandCompiled(svc).drain()  # stands in for b's first formation
+    assert customer(api, "c0")["segments"] == ["a", "b"] and customer(api, "c0")["user_groups"] == ["B"]
+    # a feed write: c3 enters a in one batch, b in the next (dependency order)
+    api.put("/api/v1/customers/c3", json={"city": "Moscow", "store": "online", "vip": True})
+    batches = HandCompiled(svc).drain()
+    assert customer(api, "c3")["segments"] == ["a", "b"]
+    assert [sorted(b.entered) for b in batches if b.entered] == [["a"], ["b"]]
+    # a formation of a (edited to Kazan): who left a leaves b too, without forming b
+    assert api.patch("/api/v1/segments/a", json={"rule": {"match": "all", "groups": [
+        {"block": "customer", "conditions": [{"field": "city", "op": "in", "include": ["Kazan"]}]}]}}
+    ).status_code == 200
+    work(api)
+    HandCompiled(svc).drain()
+    svc.es.indices.refresh(index=svc.indices.segment_events)
+    assert customer(api, "c0")["segments"] == [] and customer(api, "c3")["segments"] == []
+    assert customer(api, "c0")["user_groups"] == []
+    assert api.get("/api/v1/segments/b").json["customers_count"] == 0
+    history = api.get("/api/v1/customers/c0/segment-history").json
+    assert (history[0]["segment"], history[0]["event"], history[0]["reason"]) in {
+        ("b", "left", "change"), ("a", "left", "edit")}
+    assert {("b", "left", "change"), ("a", "left", "edit")} <= {
+        (h["segment"], h["event"], h["reason"]) for h in history}
