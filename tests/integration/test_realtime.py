@@ -285,3 +285,13 @@ def test_membership_changes_propagate_to_segments_that_name_them(rt):
         ("b", "left", "change"), ("a", "left", "edit")}
     assert {("b", "left", "change"), ("a", "left", "edit")} <= {
         (h["segment"], h["event"], h["reason"]) for h in history}
+
+
+def test_redis_down_refuses_the_feed_write_before_elasticsearch(api, prefix):
+    from segsearch import create_app
+    from tests.conftest import ADMIN_TOKEN, ES_URL, ApiClient
+    down = ApiClient(create_app({"ES_URL": ES_URL, "REDIS_URL": "redis://127.0.0.1:1/0",
+                                 "INDEX_PREFIX": prefix, "BOOTSTRAP_TOKEN": ADMIN_TOKEN}))
+    r = down.put("/api/v1/customers/x1", json={"city": "Moscow"})
+    assert r.status_code == 503 and r.json["code"] == 503
+    assert api.get("/api/v1/customers/x1").status_code == 404  # never reached Elasticsearch
