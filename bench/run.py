@@ -312,12 +312,12 @@ def realtime_lines(rt: dict | None) -> list[str]:
     if not rt:
         return []
     st, ce = rt["steady"], rt["ceiling"]
-    return [f"Real-time membership: {st['writes']:,} order writes at {st['achieved_rate']}/s "
+    return [(f"Real-time membership: {st['writes']:,} order writes at {st['achieved_rate']}/s "
             f"(target {st['target_rate']}/s, {st['seconds']} s); change-to-membership latency "
             f"p50 {st['latency_s']['p50']} s, p95 {st['latency_s']['p95']} s, max {st['latency_s']['max']} s "
             f"({st['latency_s']['unsettled_after_120s']} unsettled); preview p95 meanwhile "
             f"{st['preview_ms']['p95']} ms. Follower ceiling: {ce['customers_per_s']:,} customers/s "
-            f"({ce['customers']:,} changed customers drained in {ce['drained_seconds']} s)."]
+            f"({ce['customers']:,} changed customers drained in {ce['drained_seconds']} s).")]
 
 
 if __name__ == "__main__":
