@@ -8,6 +8,9 @@ Three Redis keys per instance (index prefix):
   marked again in between (time stamps could collide within a clock tick).
 * ``<prefix>realtime:leases`` -- sorted set, member = customer id a follower is working
   on, score = the lease's deadline in Redis server milliseconds.
+* ``<prefix>realtime:deferred:<code>`` -- set of customer ids to evaluate again once the
+  formation of segment <code> running now has ended (see follower.py), and
+  ``<prefix>realtime:deferred`` the set of such codes.
 
 Why this loses nothing:
 
@@ -81,6 +84,23 @@ return removed
 """
 
 
+# KEYS: pending, seq, deferred:<code>, deferred; ARGV[1] = code. Mark the deferred ids
+# (new mark numbers) and forget them, atomically.
+_UNDEFER = """
+local ids = redis.call('SMEMBERS', KEYS[3])
+if #ids > 0 then
+  local last = redis.call('INCRBY', KEYS[2], #ids)
+  local first = last - #ids
+  for i, id in ipairs(ids) do
+    redis.call('ZADD', KEYS[1], first + i, id)
+  end
+end
+redis.call('DEL', KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[1])
+return #ids
+"""
+
+
 class PendingChanges:
     """The pending set of one instance: mark, take (leased), done, release."""
 
@@ -92,6 +112,8 @@ class PendingChanges:
         self._mark = redis.register_script(_MARK)
         self._take = redis.register_script(_TAKE)
         self._done = redis.register_script(_DONE)
+        self._undefer = redis.register_script(_UNDEFER)
+        self.deferred = f"{prefix}realtime:deferred"
 
     def mark(self, customer_ids: Iterable[str]) -> None:
         """These customers changed: (re-)evaluate them. Raises if Redis is unreachable."""
@@ -116,6 +138,24 @@ class PendingChanges:
             args = [x for pair in taken[start:start + CHUNK] for x in pair]
             removed += int(self._done(keys=[self.pending, self.leases], args=args))
         return removed
+
+    def defer(self, code: str, customer_ids: Iterable[str]) -> None:
+        """Evaluate these customers again once segment `code`'s formation has ended."""
+        ids = list(customer_ids)
+        with self.redis.pipeline() as pipe:  # MULTI: both or neither
+            for start in range(0, len(ids), CHUNK):
+                pipe.sadd(f"{self.deferred}:{code}", *ids[start:start + CHUNK])
+            pipe.sadd(self.deferred, code)
+            pipe.execute()
+
+    def deferred_codes(self) -> list[str]:
+        """Segments with customers waiting for the end of their formation."""
+        return sorted(_text(c) for c in self.redis.smembers(self.deferred))
+
+    def undefer(self, code: str) -> int:
+        """The formation of `code` has ended: mark its deferred customers; how many."""
+        return int(self._undefer(keys=[self.pending, self.seq, f"{self.deferred}:{code}", self.deferred],
+                                 args=[code]))
 
     def release(self, taken: Sequence[tuple[str, str]]) -> None:
         """Not evaluated (the batch failed): keep them pending, free the leases now."""

@@ -32,14 +32,18 @@ rule evaluated on the final data):
   the formation if it was based on an older rule.
 * The remaining race is a follower write (decided with the rule and data read at batch
   start) landing after the formation's last diff. Every formation writes the segment's
-  document when it starts (status ``forming``) and when it ends (``formed``), and every
-  edit writes it too. So after its writes the follower re-reads the versions of the
-  segments it evaluated: if one changed since the batch started, or is ``forming`` now,
-  the whole batch is re-marked and evaluated again with the rule and data of then. That
-  repeats while a formation runs, and stops at the first batch that starts after it
-  ended: that batch sees the final rule and data and no later formation can be missed.
-  A segment deleted meanwhile gets its delete formation queued again, which removes any
-  code of it the follower wrote after the first one finished.
+  document when it starts (status ``forming``) and when it ends (``formed``, a new
+  ``last_formed_at``), and every edit writes it too (``version_of`` compares everything
+  but ``customers_count``, which followers write themselves). So after its writes the follower re-reads the segments it
+  evaluated. One that is ``forming`` now: the batch's customers are deferred to that
+  formation's end (``PendingChanges.defer``); the follower marks them again once the
+  segment is no longer ``forming`` (checked every batch and every second), so they are
+  evaluated once more with the final rule and data -- once, not in a loop while a long
+  formation runs. One whose version changed but is not forming (edited, or formed from
+  start to end during the batch): the batch is marked again at once. A later formation
+  sees the follower's writes, so none can be missed. A segment deleted meanwhile gets
+  its delete formation queued again, which removes any code of it the follower wrote
+  after the first one finished.
 * Conditions on other segments (propagation.py): a customer whose membership changed in
   a segment some rule names is re-marked, so dependants settle one level per batch.
 
@@ -49,11 +53,12 @@ Two followers counting at once may leave a count one batch stale until the next 
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from elasticsearch import helpers
@@ -76,6 +81,7 @@ log = logging.getLogger(__name__)
 REASON = "change"
 NAME = "segment:"  # prefix of our named queries, apart from any name a compiled rule uses
 POLL_SECONDS = 0.05
+UNDEFER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ class Live:
     """A segment evaluated in real time, compiled for today, with its document's version."""
     code: str
     query: dict
-    version: tuple[int, int]
+    version: str  # see version_of
 
 
 @dataclass
@@ -115,8 +121,11 @@ class Follower:
     # -- the loop ------------------------------------------------------------------------
     def next_batch(self, stopping: Callable[[], bool] = lambda: False) -> Taken:
         """Wait for work, let a batch fill for up to `linger`, then lease it."""
-        first_seen = None
+        first_seen, checked = None, 0.0
         while not stopping():
+            if time.monotonic() - checked >= UNDEFER_SECONDS:  # also while no change comes in
+                checked = time.monotonic()
+                self.undefer_finished()
             waiting = self.pending.size()
             if waiting and first_seen is None:
                 first_seen = time.monotonic()
@@ -152,6 +161,7 @@ class Follower:
         started = time.monotonic()
         ids = [cid for cid, _ in taken]
         segments = self._segments()
+        self.undefer_finished({code: doc.get("status") for code, (doc, _) in segments.items()})
         live = self._live(segments)
         granted = {code: doc.get("user_group") for code, (doc, _) in segments.items()}
         self.es.indices.refresh(index=self.indices.customers)
@@ -167,7 +177,10 @@ class Follower:
                 batch.left.setdefault(code, []).append(cid)
         self._record(batch)
         remark = set(failed) | self._dependants(moved, segments)
-        if self._unsettled(live, batch):
+        changed, forming = self._unsettled(live, batch)
+        for code in forming:  # evaluated again once that formation has ended
+            self.pending.defer(code, ids)
+        if changed and not forming:
             remark |= set(ids)
         self._count(segments)
         if remark:
@@ -177,16 +190,16 @@ class Follower:
         batch.took_ms = int((time.monotonic() - started) * 1000)
         return batch
 
-    def _segments(self) -> dict[str, tuple[dict, tuple[int, int]]]:
+    def _segments(self) -> dict[str, tuple[dict, str]]:
         """Every segment document (imported lists left out) with its version."""
         self.es.indices.refresh(index=self.indices.segments)  # small: see the latest edits
-        hits = helpers.scan(self.es, index=self.indices.segments, seq_no_primary_term=True,
-                            query={"query": {"match_all": {}}}, _source_excludes=["members"])
-        return {h["_id"]: (h["_source"], (h["_seq_no"], h["_primary_term"])) for h in hits}
+        hits = helpers.scan(self.es, index=self.indices.segments, query={"query": {"match_all": {}}},
+                            _source_excludes=["members"])
+        return {h["_id"]: (h["_source"], version_of(h["_source"])) for h in hits}
 
-    def _live(self, segments: Mapping[str, tuple[dict, tuple[int, int]]]) -> list[Live]:
+    def _live(self, segments: Mapping[str, tuple[dict, str]]) -> list[Live]:
         """The active dynamic segments inside their window, compiled for today."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         fields = catalogue(self.svc.feed.catalog.custom_fields())
         live = []
         for code, (doc, version) in sorted(segments.items()):
@@ -256,28 +269,44 @@ class Follower:
                              types=(ENTERED, LEFT))
 
     def _dependants(self, moved: Mapping[str, tuple[set[str], set[str]]],
-                    segments: Mapping[str, tuple[dict, tuple[int, int]]]) -> set[str]:
+                    segments: Mapping[str, tuple[dict, str]]) -> set[str]:
         """Customers who moved in a segment that another segment's rule names."""
         named = depended_on(doc for doc, _ in segments.values())
         return {cid for cid, (ins, outs) in moved.items() if (ins | outs) & named}
 
-    def _unsettled(self, live: list[Live], batch: Batch) -> bool:
-        """Did a formation or an edit of an evaluated segment overlap this batch?"""
+    def _unsettled(self, live: list[Live], batch: Batch) -> tuple[bool, list[str]]:
+        """Did a formation or an edit of an evaluated segment overlap this batch?
+
+        (whether one changed since the batch began, the codes whose formation runs now)."""
         if not live:
-            return False
+            return False, []
         docs = self.es.mget(index=self.indices.segments, ids=[s.code for s in live],
-                            _source_includes=["status"])["docs"]
-        unsettled = False
+                            _source_excludes=["members"])["docs"]
+        changed, forming = False, []
         for seg, doc in zip(live, docs):
             if not doc.get("found"):
                 if seg.code in batch.entered:  # its delete formation may have run already
                     self.svc.enqueue("workers.jobs.form_segment", self.indices.prefix, seg.code, "delete")
                 continue
-            if (doc["_seq_no"], doc["_primary_term"]) != seg.version or doc["_source"].get("status") == "forming":
-                unsettled = True
-        return unsettled
+            if doc["_source"].get("status") == "forming":
+                forming.append(seg.code)
+            elif version_of(doc["_source"]) != seg.version:
+                changed = True
+        return changed, forming
 
-    def _count(self, segments: Mapping[str, tuple[dict, tuple[int, int]]]) -> None:
+    def undefer_finished(self, statuses: Mapping[str, str | None] | None = None) -> int:
+        """Mark again the customers deferred for segments no longer forming; how many.
+
+        `statuses` (code -> status) saves a read when the caller has them."""
+        codes = self.pending.deferred_codes()
+        if not codes:
+            return 0
+        if statuses is None:
+            docs = self.es.mget(index=self.indices.segments, ids=codes, _source_includes=["status"])["docs"]
+            statuses = {d["_id"]: d["_source"].get("status") for d in docs if d.get("found")}
+        return sum(self.pending.undefer(code) for code in codes if statuses.get(code) != "forming")
+
+    def _count(self, segments: Mapping[str, tuple[dict, str]]) -> None:
         """Correct every segment's stored customers_count (one search for all of them)."""
         if not segments:
             return
@@ -292,6 +321,15 @@ class Follower:
                     pass  # deleted meanwhile, or busy: the next batch counts again
 
 
+def version_of(segment: Mapping[str, Any]) -> str:
+    """What a formation or an edit changes in a segment's document, as one comparable value.
+
+    Everything but `customers_count`, which followers themselves correct: with several
+    followers, one's count write must not look like a formation to the others."""
+    return json.dumps({k: v for k, v in segment.items() if k != "customers_count"},
+                      sort_keys=True, default=str)
+
+
 def is_live(segment: Mapping[str, Any], now: datetime) -> bool:
     """Evaluated in real time: active, dynamic, with a rule, inside its window."""
     if segment.get("type") != "dynamic" or not segment.get("active", True) or not segment.get("rule"):
@@ -301,7 +339,7 @@ def is_live(segment: Mapping[str, Any], now: datetime) -> bool:
 
 
 def _parse(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return datetime.fromisoformat(iso)  # Python 3.11 reads the "Z"
 
 
 def _plan(doc: Mapping[str, Any], matched: set[str], live: list[Live],

@@ -16,7 +16,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "read_user_
 def run(prefix: str, *args: str) -> subprocess.CompletedProcess:
     from tests.conftest import ES_URL
     env = {**os.environ, "ES_URL": ES_URL, "SEGSEARCH_INDEX_PREFIX": prefix}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -206,7 +206,7 @@ def test_formation_and_follower_together_settle(rt):
         try:
             while not stop.is_set():
                 f.drain()
-        except BaseException as err:  # surfaced below
+        except Exception as err:  # noqa: BLE001 (surfaced by the assertion below)
             errors.append(err)
     thread = threading.Thread(target=follower_loop)
     thread.start()
@@ -295,3 +295,24 @@ def test_redis_down_refuses_the_feed_write_before_elasticsearch(api, prefix):
     r = down.put("/api/v1/customers/x1", json={"city": "Moscow"})
     assert r.status_code == 503 and r.json["code"] == 503
     assert api.get("/api/v1/customers/x1").status_code == 404  # never reached Elasticsearch
+
+
+def test_customers_seen_during_a_formation_are_evaluated_again_once_it_ends(rt):
+    from segsearch.segments.store import SegmentStore
+    api = rt
+    svc = svc_of(api)
+    create(api, "moscow", MOSCOW)
+    follow(api)
+    store = SegmentStore(svc.es, svc.indices)
+    store.set_state("moscow", status="forming")  # as a running formation leaves it
+    api.put("/api/v1/customers/c4", json={"city": "Moscow", "store": "online"})
+    follower = Follower(svc)
+    follower.drain()
+    pending = follower.pending
+    assert customer(api, "c4")["segments"] == ["moscow"]  # real time even while forming
+    assert pending.size() == 0 and pending.deferred_codes() == ["moscow"]
+    assert follower.undefer_finished() == 0  # still forming: they wait
+    store.set_state("moscow", status="formed")
+    assert follower.undefer_finished() == 1 and pending.deferred_codes() == []
+    assert [b.customers for b in follower.drain()] == [1]
+    assert pending.size() == 0

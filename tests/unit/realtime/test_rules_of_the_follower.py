@@ -2,12 +2,12 @@
 is, which segments a rule names."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from segsearch.realtime.follower import Live, _plan, is_live
+from segsearch.realtime.follower import Live, _plan, is_live, version_of
 from segsearch.realtime.propagation import depended_on, named_segments
 
-NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 RULE = {"match": "all", "groups": []}
 
 
@@ -21,7 +21,7 @@ def test_only_active_dynamic_segments_inside_their_window_are_live():
                     "expires_at": "2025-06-01T12:00:01Z"}, NOW)
 
 
-LIVE = [Live("a", {}, (1, 1)), Live("b", {}, (1, 1))]
+LIVE = [Live("a", {}, "v1"), Live("b", {}, "v1")]
 GRANTED = {"a": "G", "b": None, "frozen": "F"}
 
 
@@ -44,3 +44,10 @@ def test_the_segments_a_rule_names():
     assert depended_on([{"type": "dynamic", "active": True, "rule": rule},
                         {"type": "dynamic", "active": False, "rule": {"groups": [
                             {"conditions": [{"field": "segments", "include": ["c"]}]}]}}]) == {"a", "b"}
+
+
+def test_a_count_correction_is_not_a_new_version_but_a_formation_is():
+    seg = {"code": "a", "status": "formed", "last_formed_at": "2025-06-01T10:00:00Z", "customers_count": 3}
+    assert version_of(seg) == version_of({**seg, "customers_count": 4})
+    assert version_of(seg) != version_of({**seg, "last_formed_at": "2025-06-01T10:05:00Z"})
+    assert version_of(seg) != version_of({**seg, "status": "forming"})
