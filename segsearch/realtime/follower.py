@@ -180,7 +180,7 @@ class Follower:
         changed, forming = self._unsettled(live, batch)
         for code in forming:  # evaluated again once that formation has ended
             self.pending.defer(code, ids)
-        if changed and not forming:
+        if changed:  # edited or formed during the batch: evaluate again now
             remark |= set(ids)
         self._count(segments)
         if remark:
