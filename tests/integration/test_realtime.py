@@ -38,8 +38,9 @@ def rt(api, feed, monkeypatch, prefix):
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_RETRY_INTERVALS", "0")
     services_for.cache_clear()
     for i in range(6):
-        r = api.put(f"/api/v1/customers/c{i}", json={"city": "Moscow" if i < 3 else "Kazan",
-                                                     "store": "online"})
+        # visible before any formation: a formation does not refresh before its first diff
+        r = api.put(f"/api/v1/customers/c{i}?refresh=wait_for", json={
+            "city": "Moscow" if i < 3 else "Kazan", "store": "online"})
         assert r.status_code == 201, r.json
     yield api
     services_for.cache_clear()
@@ -65,6 +66,7 @@ def create(api, code: str, rule: dict, **extra) -> None:
     r = api.post("/api/v1/segments", json={"code": code, "name": code, "rule": rule, **extra})
     assert r.status_code == 201, r.json
     work(api)
+    assert api.get(f"/api/v1/segments/{code}").json["status"] == "formed"
 
 
 def customer(api, cid: str) -> dict:
@@ -119,10 +121,12 @@ def test_delete_keeps_counts_right_and_static_inactive_untouched(rt):
     api = rt
     create(api, "moscow", MOSCOW, user_group="M")
     create(api, "frozen", MOSCOW)
+    assert customer(api, "c0")["segments"] == ["frozen", "moscow"]
     r = api.post("/api/v1/segments", json={"code": "listed", "name": "L", "type": "static",
                                           "members": {"customer_ids": ["c4", "c0"]}})
     assert r.status_code == 201, r.json
     work(api)
+    assert api.get("/api/v1/segments/listed").json["customers_count"] == 2
     assert api.patch("/api/v1/segments/frozen", json={"active": False}).status_code == 200
     work(api)
     follow(api)
