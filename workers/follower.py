@@ -38,8 +38,8 @@ def main() -> None:
             if taken:
                 batch = follower.run_once(taken)
                 moves = sum(map(len, batch.entered.values())) + sum(map(len, batch.left.values()))
-                (log.info if moves else log.debug)("batch: %d customers, %d moves, %d ms", batch.customers,
-                         moves, batch.took_ms)
+                (log.info if moves else log.debug)("batch: %d customers, %d moves, %d ms",
+                                                   batch.customers, moves, batch.took_ms)
         except Exception:  # Elasticsearch or Redis away: the batch stays pending
             log.exception("follower batch failed; retrying")
             time.sleep(RETRY_PAUSE_SECONDS)
