@@ -320,3 +320,33 @@ def test_customers_seen_during_a_formation_are_evaluated_again_once_it_ends(rt):
     assert follower.undefer_finished() == 1 and pending.deferred_codes() == []
     assert [b.customers for b in follower.drain()] == [1]
     assert pending.size() == 0
+
+
+def test_two_followers_share_the_work_without_doing_it_twice(rt):
+    api = rt
+    svc = svc_of(api)
+    create(api, "moscow", MOSCOW)
+    follow(api)
+    svc.feed.import_dataset(customers=[{"id": f"m{i:03d}", "city": "Kazan"} for i in range(200)])
+    assert svc.feed.bulk_customers([{"id": f"m{i:03d}", "city": "Moscow"} for i in range(0, 200, 2)])["errors"] == []
+    errors: list[Exception] = []
+
+    def drain():
+        f = Follower(svc)
+        f.batch_size = 10
+        try:
+            f.drain()
+        except Exception as err:  # noqa: BLE001 (surfaced by the assertion below)
+            errors.append(err)
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    follow(api)  # whatever a lease left behind
+    events = svc.es.search(index=svc.indices.segment_events, size=0, query={"bool": {"filter": [
+        {"term": {"segment": "moscow"}}, {"term": {"reason": "change"}}, {"term": {"event": "entered"}}]}},
+        track_total_hits=True)["hits"]["total"]["value"]
+    assert events == 100  # each entry recorded once
+    assert api.get("/api/v1/segments/moscow").json["customers_count"] == 103
