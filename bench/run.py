@@ -7,7 +7,10 @@ bench/rules.py (p50/p95 over warm calls), formation of each rule as a segment, a
 recalculation with nothing changed and one after 1% of customers changed, CSV export
 rows/s, peak memory of the worker and web processes and the Elasticsearch heap; then
 loads the same data into PostgreSQL (bench/pg_peer.py), checks every count is equal
-(a mismatch fails the bench) and times the same suite there.
+(a mismatch fails the bench) and times the same suite there. The `realtime` phase
+(bench/realtime.py) measures membership following a steady feed: BENCH_RT_RATE order
+writes/s (200) for BENCH_RT_SECONDS (60), then the follower's ceiling on BENCH_RT_CEILING
+(20000) changed customers.
 
 Writes bench/results/latest.json and bench/RESULTS.md. Environment: BENCH_CUSTOMERS
 (default 100000), BENCH_SEED (42), BENCH_CALLS (30), BENCH_ES_HEAP (4g).
@@ -196,6 +199,16 @@ def export(api: Api, largest: str) -> dict:
     return {"segment": largest, "rows": rows, "seconds": round(took, 2), "rows_per_s": round(rows / took)}
 
 
+def realtime_phase(token: str, app_env: dict) -> dict:
+    """bench/realtime.py: a steady feed of BENCH_RT_RATE order writes/s for BENCH_RT_SECONDS,
+    change-to-membership latency, preview latency meanwhile, then the follower's ceiling."""
+    from bench import realtime
+    return realtime.run(realtime.Http(URL, token), realtime.Http(app_env["ES_URL"]), app_env["REDIS_URL"],
+                        "segsearch-", int(os.environ.get("BENCH_RT_RATE", "200")),
+                        int(os.environ.get("BENCH_RT_SECONDS", "60")),
+                        int(os.environ.get("BENCH_RT_CEILING", "20000")))
+
+
 def es_heap() -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_nodes/stats/jvm") as resp:
         node = next(iter(json.load(resp)["nodes"].values()))
@@ -240,6 +253,8 @@ def main() -> int:
         largest = max(results["formation"], key=lambda n: results["formation"][n]["count"])
         results["recalculation"] = recalculations(api, largest)
         results["export"] = export(api, largest)
+        results["realtime"] = realtime_phase(token, app_env)
+        log(f"realtime: {results['realtime']}")
         results["memory"] = {"worker_peak_rss_mb": peak_rss_mb("worker-*.pid"),
                              "web_peak_rss_mb": peak_rss_mb("web.pid"), "elasticsearch": es_heap()}
     finally:
@@ -287,9 +302,22 @@ def markdown(r: dict) -> str:
               f"Peak memory: worker {r['memory']['worker_peak_rss_mb']} MiB, web {r['memory']['web_peak_rss_mb']} MiB; "
               f"Elasticsearch heap {r['memory']['elasticsearch']['heap_used_mb']} / "
               f"{r['memory']['elasticsearch']['heap_max_mb']} MiB.",
+              *realtime_lines(r.get("realtime")),
               f"PostgreSQL load: {r['postgres']['load']}.",
               f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}.", ""]
     return "\n".join(lines)
+
+
+def realtime_lines(rt: dict | None) -> list[str]:
+    if not rt:
+        return []
+    st, ce = rt["steady"], rt["ceiling"]
+    return [(f"Real-time membership: {st['writes']:,} order writes at {st['achieved_rate']}/s "
+            f"(target {st['target_rate']}/s, {st['seconds']} s); change-to-membership latency "
+            f"p50 {st['latency_s']['p50']} s, p95 {st['latency_s']['p95']} s, max {st['latency_s']['max']} s "
+            f"({st['latency_s']['unsettled_after_120s']} unsettled); preview p95 meanwhile "
+            f"{st['preview_ms']['p95']} ms. Follower ceiling: {ce['customers_per_s']:,} customers/s "
+            f"({ce['customers']:,} changed customers drained in {ce['drained_seconds']} s).")]
 
 
 if __name__ == "__main__":

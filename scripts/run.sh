@@ -11,6 +11,7 @@ stop() {
 trap stop INT TERM
 bash "$ROOT/scripts/services.sh" start run
 log "press Ctrl-C to stop"
-tail -n 0 -F "$VAR/run/web.log" "$VAR/run"/worker-*.log "$VAR/run/scheduler.log" &
+tail -n 0 -F "$VAR/run/web.log" "$VAR/run"/worker-*.log "$VAR/run/scheduler.log" \
+  "$VAR/run"/follower-*.log &
 tail_pid=$!
 wait

@@ -10,6 +10,7 @@ ES_PORT="${SEGSEARCH_ES_PORT:-9200}"
 REDIS_PORT="${SEGSEARCH_REDIS_PORT:-6380}"
 PORT="${SEGSEARCH_PORT:-8000}"
 WORKERS="${SEGSEARCH_WORKERS:-2}"
+FOLLOWERS="${SEGSEARCH_FOLLOWERS:-1}"  # real-time membership followers (workers.follower)
 
 export_env() {
   export ES_URL="${ES_URL:-http://127.0.0.1:$ES_PORT}"
@@ -48,6 +49,7 @@ start() {
   fi
   for i in $(seq "$WORKERS"); do spawn "worker-$i" "$PY" -m workers.worker; done
   spawn scheduler "$PY" -m workers.scheduler
+  for i in $(seq "$FOLLOWERS"); do spawn "follower-$i" "$PY" -m workers.follower; done
   spawn web "$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --timeout 120 wsgi:app
   for _ in $(seq 120); do
     if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
@@ -62,7 +64,7 @@ start() {
 }
 
 stop() {
-  for f in "$dir"/web.pid "$dir"/scheduler.pid "$dir"/worker-*.pid; do
+  for f in "$dir"/web.pid "$dir"/scheduler.pid "$dir"/follower-*.pid "$dir"/worker-*.pid; do
     [ -f "$f" ] && stop_pidfile "$f" 20
   done
   [ -d "$dir/redis" ] && bash "$ROOT/scripts/redis.sh" stop "$dir/redis" "$REDIS_PORT"

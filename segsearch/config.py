@@ -49,6 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_BATCH_SIZE": 500,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "WEBHOOK_RETRY_INTERVALS": "10,60,300,900,3600",
+    # Real-time membership (segsearch/realtime/): feed writes mark customers, the follower
+    # (python -m workers.follower) re-evaluates them. False: no marks, the follower idles.
+    "REALTIME": True,
+    # A follower batch: at most this many customers, gathered for at most LINGER_MS.
+    "REALTIME_BATCH_SIZE": 500,
+    "REALTIME_LINGER_MS": 200,
+    # A batch's customers are leased for this long: a follower killed mid-batch delays
+    # them by at most this much, and a batch must finish well within it.
+    "REALTIME_LEASE_SECONDS": 30,
 }
 
 # Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.
@@ -88,3 +97,7 @@ def validate(config: dict[str, Any]) -> None:
         raise ValueError("SEGSEARCH_SHARDS must be within 1..1024 and SEGSEARCH_REPLICAS within 0..16")
     if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:
         raise ValueError("SEGSEARCH_WEBHOOK_BATCH_SIZE must be within 1..10000")
+    if not 1 <= int(config["REALTIME_BATCH_SIZE"]) <= 5_000:
+        raise ValueError("SEGSEARCH_REALTIME_BATCH_SIZE must be within 1..5000")
+    if int(config["REALTIME_LEASE_SECONDS"]) < 1 or int(config["REALTIME_LINGER_MS"]) < 0:
+        raise ValueError("SEGSEARCH_REALTIME_LEASE_SECONDS must be >= 1, _LINGER_MS >= 0")

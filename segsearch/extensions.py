@@ -55,9 +55,17 @@ def build_services(config: dict[str, Any]) -> Services:
     return Services(
         config=config, es=es, redis=redis, indices=indices,
         queue=Queue(f"{config['INDEX_PREFIX']}default", connection=redis),
-        feed=Feed(es, indices, occ_retries=config["OCC_RETRIES"]),
+        feed=_with_realtime(Feed(es, indices, occ_retries=config["OCC_RETRIES"]), redis, config),
         tokens=TokenStore(es, indices, config.get("BOOTSTRAP_TOKEN")),
     )
+
+
+def _with_realtime(feed: Feed, redis: Redis, config: dict[str, Any]) -> Feed:
+    """Real-time membership: the feed marks every customer it writes (segsearch/realtime)."""
+    if config.get("REALTIME", True):
+        from segsearch.realtime.changes import PendingChanges, PendingSink
+        feed.changes = PendingSink(PendingChanges(redis, config["INDEX_PREFIX"]))
+    return feed
 
 
 def init_app(app: Flask) -> Services:

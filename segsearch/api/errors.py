@@ -5,6 +5,8 @@ import logging
 
 from elasticsearch import ApiError, TransportError
 from flask import Flask, jsonify
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from segsearch.errors import ServiceError, body, flatten
@@ -39,6 +41,12 @@ def _search_backend(err: Exception):
     return _json(503, "The search backend is unavailable or refused the request.")
 
 
+def _queue_backend(err: Exception):
+    # e.g. a feed write whose real-time mark could not be written: refused before ES.
+    log.error("Redis error: %s", err)
+    return _json(503, "The queue backend (Redis) is unavailable.")
+
+
 def _unexpected(err: Exception):
     log.exception("unhandled error")
     return _json(500, "Internal error; it has been logged.")
@@ -49,4 +57,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(ServiceError, _service)
     app.register_error_handler(TransportError, _search_backend)
     app.register_error_handler(ApiError, _search_backend)
+    app.register_error_handler(RedisConnectionError, _queue_backend)
+    app.register_error_handler(RedisTimeoutError, _queue_backend)
     app.register_error_handler(Exception, _unexpected)

@@ -51,10 +51,13 @@ def after_formation(services: Services, segment: dict, result: dict, entered: Se
 
 
 def queue_deliveries(services: Services, code: str, result: dict, entered: Sequence[str],
-                     left: Sequence[str], at: str) -> int:
-    """One delivery job per active webhook and batch of its events; returns the job count."""
-    webhooks = [w for w in WebhookStore(services.es, services.indices).subscribed(EVENT_TYPES)
-                if subscribed(w["events"], entered, left)]
+                     left: Sequence[str], at: str, types: Sequence[str] = EVENT_TYPES) -> int:
+    """One delivery job per active webhook and batch of its events; returns the job count.
+
+    `types` narrows the events sent (real-time changes send no segment.formed)."""
+    webhooks = [{**w, "events": [e for e in w["events"] if e in types]}
+                for w in WebhookStore(services.es, services.indices).subscribed(types)]
+    webhooks = [w for w in webhooks if subscribed(w["events"], entered, left)]
     jobs = _delivery_jobs(services, webhooks, code, result, entered, left, at)
     count = 0
     for chunk in batches(jobs, ENQUEUE_CHUNK):

@@ -85,6 +85,9 @@ class Engine:
         _after_formation(self.svc, segment or {"code": code},
                          {"count": count, "entered": len(change.entered), "left": len(change.left),
                           "took_ms": took_ms, "reason": why}, change)
+        # Real-time hook: segments whose rule names this one re-evaluate who entered or left.
+        from segsearch.realtime.propagation import propagate
+        propagate(self.svc, code, change.entered + change.left)
         if segment is not None:
             self.store.set_state(code, status="formed", customers_count=count,
                                  last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment))

@@ -1,0 +1,358 @@
+"""The follower: re-evaluates changed customers against every live segment, in batches.
+
+One batch (``Follower.process``):
+
+1. lease up to REALTIME_BATCH_SIZE marked customers (changes.PendingChanges);
+2. refresh the customers index, so every write that marked them is visible;
+3. one search: an ``ids`` filter plus, per live segment (active, dynamic, inside its
+   ``starts_at``/``expires_at`` window; its compiled rule carries its store), the compiled
+   query as a named optional ``should`` clause. ``matched_queries`` of each hit says which
+   segments the customer belongs in now;
+4. write only the difference, per customer in one optimistic-concurrency patch
+   (Feed.patch_customers) that adds/removes exactly the codes decided and recomputes the
+   user groups by the seeds' rules (membership.user_groups_of); what really changed on
+   the fresh document is what gets recorded: history (``reason: "change"``) and webhooks
+   (``segment.entered`` / ``segment.left``, no ``segment.formed``: this is no formation);
+5. re-mark whoever must be looked at again (below), count every segment and correct the
+   stored ``customers_count`` where it differs (deleted customers included), then drop
+   the batch's ids from the pending set unless they were marked again meanwhile.
+
+Static, inactive and out-of-window segments are never evaluated and their codes never
+written. A batch that raises is released (its ids stay pending) and retried.
+
+Why a formation and the follower never fight (after both settle, membership equals the
+rule evaluated on the final data):
+
+* Both write through the same OCC loop and each only adds/removes its own decisions on
+  the fresh document, so neither overwrites the other's other fields or codes.
+* Feed writes during a batch re-mark the customer (changes.py), so any decision taken
+  on data older than the final data is taken again on newer data.
+* A formation refreshes and re-diffs after its own writes until the diff is empty; a
+  follower write that lands before the formation's last diff is therefore corrected by
+  the formation if it was based on an older rule.
+* The remaining race is a follower write (decided with the rule and data read at batch
+  start) landing after the formation's last diff. Every formation writes the segment's
+  document when it starts (status ``forming``) and when it ends (``formed``, a new
+  ``last_formed_at``), and every edit writes it too (``version_of`` compares everything
+  but ``customers_count``, which followers write themselves). So after its writes the follower re-reads the segments it
+  evaluated. One that is ``forming`` now: the batch's customers are deferred to that
+  formation's end (``PendingChanges.defer``); the follower marks them again once the
+  segment is no longer ``forming`` (checked every batch and every second), so they are
+  evaluated once more with the final rule and data -- once, not in a loop while a long
+  formation runs. One whose version changed but is not forming (edited, or formed from
+  start to end during the batch): the batch is marked again at once. A later formation
+  sees the follower's writes, so none can be missed. A segment deleted meanwhile gets
+  its delete formation queued again, which removes any code of it the follower wrote
+  after the first one finished.
+* Conditions on other segments (propagation.py): a customer whose membership changed in
+  a segment some rule names is re-marked, so dependants settle one level per batch.
+
+Failure notes: history and webhooks of a batch that crashes after its membership write
+are not replayed (at most once, like a formation's); the membership itself is exact.
+Two followers counting at once may leave a count one batch stale until the next batch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from elasticsearch import helpers
+
+from segsearch import clock
+from segsearch.errors import Conflict, NotFound
+from segsearch.notify.dispatch import queue_deliveries
+from segsearch.notify.events import ENTERED, LEFT
+from segsearch.realtime.changes import PendingChanges, Taken
+from segsearch.realtime.propagation import depended_on
+from segsearch.rules.compiler import compile_rule
+from segsearch.rules.fields import catalogue
+from segsearch.segments.membership import MEMBERSHIP, user_groups_of
+from segsearch.segments.store import SegmentStore
+
+if TYPE_CHECKING:
+    from segsearch.extensions import Services
+
+log = logging.getLogger(__name__)
+REASON = "change"
+NAME = "segment:"  # prefix of our named queries, apart from any name a compiled rule uses
+POLL_SECONDS = 0.05
+UNDEFER_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Live:
+    """A segment evaluated in real time, compiled for today, with its document's version."""
+    code: str
+    query: dict
+    version: str  # see version_of
+
+
+@dataclass
+class Batch:
+    """What one batch did."""
+    customers: int = 0
+    deleted: int = 0
+    entered: dict[str, list[str]] = field(default_factory=dict)
+    left: dict[str, list[str]] = field(default_factory=dict)
+    remarked: int = 0
+    took_ms: int = 0
+
+
+class Follower:
+    """Drains the pending set of one instance (several followers may run at once)."""
+
+    def __init__(self, services: Services):
+        cfg = services.config
+        self.svc = services
+        self.es = services.es
+        self.indices = services.indices
+        self.store = SegmentStore(services.es, services.indices)
+        self.pending = PendingChanges(services.redis, services.indices.prefix)
+        self.batch_size = int(cfg["REALTIME_BATCH_SIZE"])
+        self.linger = int(cfg["REALTIME_LINGER_MS"]) / 1000
+        self.lease = float(cfg["REALTIME_LEASE_SECONDS"])
+        self.tz = cfg["TIMEZONE"]
+
+    # -- the loop ------------------------------------------------------------------------
+    def next_batch(self, stopping: Callable[[], bool] = lambda: False) -> Taken:
+        """Wait for work, let a batch fill for up to `linger`, then lease it."""
+        first_seen, checked = None, 0.0
+        while not stopping():
+            if time.monotonic() - checked >= UNDEFER_SECONDS:  # also while no change comes in
+                checked = time.monotonic()
+                self.undefer_finished()
+            waiting = self.pending.size()
+            if waiting and first_seen is None:
+                first_seen = time.monotonic()
+            if waiting >= self.batch_size or (
+                    first_seen is not None and time.monotonic() - first_seen >= self.linger):
+                taken = self.pending.take(self.batch_size, self.lease)
+                if taken:
+                    return taken
+                first_seen = None  # all leased by other followers
+            time.sleep(POLL_SECONDS)
+        return []
+
+    def run_once(self, taken: Taken) -> Batch:
+        """Process a leased batch; on failure its ids stay pending and the error is raised."""
+        try:
+            return self.process(taken)
+        except BaseException:
+            self.pending.release(taken)
+            raise
+
+    def drain(self, max_batches: int = 1000) -> list[Batch]:
+        """Process batches without lingering until nothing waits (tests, benchmarks)."""
+        done = []
+        for _ in range(max_batches):
+            taken = self.pending.take(self.batch_size, self.lease)
+            if not taken:
+                break
+            done.append(self.run_once(taken))
+        return done
+
+    # -- one batch -----------------------------------------------------------------------
+    def process(self, taken: Taken) -> Batch:
+        started = time.monotonic()
+        ids = [cid for cid, _ in taken]
+        segments = self._segments()
+        self.undefer_finished({code: doc.get("status") for code, (doc, _) in segments.items()})
+        live = self._live(segments)
+        granted = {code: doc.get("user_group") for code, (doc, _) in segments.items()}
+        self.es.indices.refresh(index=self.indices.customers)
+        docs, matched = self._evaluate(ids, live)
+        plans = {cid: plan for cid, doc in docs.items()
+                 if (plan := _plan(doc, matched[cid], live, granted)) is not None}
+        batch = Batch(customers=len(ids), deleted=len(ids) - len(docs))
+        moved, failed = self._write(plans, granted)
+        for cid, (ins, outs) in moved.items():
+            for code in ins:
+                batch.entered.setdefault(code, []).append(cid)
+            for code in outs:
+                batch.left.setdefault(code, []).append(cid)
+        self._record(batch)
+        remark = set(failed) | self._dependants(moved, segments)
+        changed, forming = self._unsettled(live, batch)
+        for code in forming:  # evaluated again once that formation has ended
+            self.pending.defer(code, ids)
+        if changed:  # edited or formed during the batch: evaluate again now
+            remark |= set(ids)
+        self._count(segments)
+        if remark:
+            self.pending.mark(remark)  # before done(): the new mark keeps them pending
+        self.pending.done(taken)
+        batch.remarked = len(remark)
+        batch.took_ms = int((time.monotonic() - started) * 1000)
+        return batch
+
+    def _segments(self) -> dict[str, tuple[dict, str]]:
+        """Every segment document (imported lists left out) with its version."""
+        self.es.indices.refresh(index=self.indices.segments)  # small: see the latest edits
+        hits = helpers.scan(self.es, index=self.indices.segments, query={"query": {"match_all": {}}},
+                            _source_excludes=["members"])
+        return {h["_id"]: (h["_source"], version_of(h["_source"])) for h in hits}
+
+    def _live(self, segments: Mapping[str, tuple[dict, str]]) -> list[Live]:
+        """The active dynamic segments inside their window, compiled for today."""
+        now = datetime.now(UTC)
+        fields = catalogue(self.svc.feed.catalog.custom_fields())
+        live = []
+        for code, (doc, version) in sorted(segments.items()):
+            if not is_live(doc, now):
+                continue
+            try:
+                query = self.compile(doc, fields)
+            except Exception:  # its formation reports the same error on the segment
+                log.exception("segment %r is not evaluated in real time: its rule does not compile", code)
+                continue
+            live.append(Live(code, query, version))
+        return live
+
+    def compile(self, segment: Mapping[str, Any], fields: Mapping) -> dict:
+        """The segment's query, as its formation compiles it today."""
+        return compile_rule(segment["rule"], fields, today=clock.today(self.tz), timezone=self.tz,
+                            store=segment.get("store"))
+
+    def _evaluate(self, ids: list[str], live: list[Live]) -> tuple[dict[str, dict], dict[str, set[str]]]:
+        """One search: each customer's membership fields and the live segments it matches."""
+        # The should clauses are deliberately optional (no minimum_should_match): every
+        # customer of the batch comes back, and matched_queries names its segments.
+        should = [{"bool": {"filter": [seg.query], "_name": NAME + seg.code}} for seg in live]
+        query = {"bool": {"filter": [{"ids": {"values": ids}}], "should": should}}
+        res = self.es.search(index=self.indices.customers, query=query, size=len(ids),
+                             _source=MEMBERSHIP, track_total_hits=False)
+        docs, matched = {}, {}
+        for hit in res["hits"]["hits"]:
+            docs[hit["_id"]] = hit.get("_source") or {}
+            matched[hit["_id"]] = {name[len(NAME):] for name in hit.get("matched_queries") or []
+                                   if name.startswith(NAME)}
+        return docs, matched
+
+    def _write(self, plans: Mapping[str, tuple[set[str], set[str]]],
+               granted: Mapping[str, str | None]) -> tuple[dict[str, tuple[set[str], set[str]]], dict[str, str]]:
+        """Apply the plans under OCC; (what really moved per customer, the failed ids)."""
+        moved: dict[str, tuple[set[str], set[str]]] = {}
+
+        def mutation(cid: str, adds: set[str], removes: set[str]):
+            def mutate(doc: dict) -> dict:
+                have = set(doc.get("segments") or [])
+                new = (have | adds) - removes
+                moved[cid] = (new - have, have - new)  # the last (successful) attempt wins
+                segs = sorted(new)
+                return {"segments": segs, **user_groups_of({**doc, "segments": segs}, granted)}
+            return mutate
+
+        failed = self.svc.feed.patch_customers(
+            {cid: mutation(cid, *plan) for cid, plan in plans.items()}, MEMBERSHIP)
+        moved = {cid: m for cid, m in moved.items() if cid not in failed and (m[0] or m[1])}
+        return moved, failed
+
+    def _record(self, batch: Batch) -> None:
+        """History events and webhook deliveries of what moved."""
+        at = clock.now_iso()
+        index = self.indices.segment_events
+        actions = [{"_index": index, "_source": {"kind": "member", "segment": code, "customer_id": cid,
+                                                  "event": event, "reason": REASON, "at": at}}
+                   for event, by_code in (("entered", batch.entered), ("left", batch.left))
+                   for code, cids in by_code.items() for cid in cids]
+        if actions:
+            helpers.bulk(self.es, actions)
+        for code in sorted(set(batch.entered) | set(batch.left)):
+            entered, left = batch.entered.get(code, []), batch.left.get(code, [])
+            queue_deliveries(self.svc, code, {"reason": REASON, "entered": len(entered),
+                                              "left": len(left)}, entered, left, at,
+                             types=(ENTERED, LEFT))
+
+    def _dependants(self, moved: Mapping[str, tuple[set[str], set[str]]],
+                    segments: Mapping[str, tuple[dict, str]]) -> set[str]:
+        """Customers who moved in a segment that another segment's rule names."""
+        named = depended_on(doc for doc, _ in segments.values())
+        return {cid for cid, (ins, outs) in moved.items() if (ins | outs) & named}
+
+    def _unsettled(self, live: list[Live], batch: Batch) -> tuple[bool, list[str]]:
+        """Did a formation or an edit of an evaluated segment overlap this batch?
+
+        (whether one changed since the batch began, the codes whose formation runs now)."""
+        if not live:
+            return False, []
+        docs = self.es.mget(index=self.indices.segments, ids=[s.code for s in live],
+                            _source_excludes=["members"])["docs"]
+        changed, forming = False, []
+        for seg, doc in zip(live, docs):
+            if not doc.get("found"):
+                if seg.code in batch.entered:  # its delete formation may have run already
+                    self.svc.enqueue("workers.jobs.form_segment", self.indices.prefix, seg.code, "delete")
+                continue
+            if doc["_source"].get("status") == "forming":
+                forming.append(seg.code)
+            elif version_of(doc["_source"]) != seg.version:
+                changed = True
+        return changed, forming
+
+    def undefer_finished(self, statuses: Mapping[str, str | None] | None = None) -> int:
+        """Mark again the customers deferred for segments no longer forming; how many.
+
+        `statuses` (code -> status) saves a read when the caller has them."""
+        codes = self.pending.deferred_codes()
+        if not codes:
+            return 0
+        if statuses is None:
+            docs = self.es.mget(index=self.indices.segments, ids=codes, _source_includes=["status"])["docs"]
+            statuses = {d["_id"]: d["_source"].get("status") for d in docs if d.get("found")}
+        return sum(self.pending.undefer(code) for code in codes if statuses.get(code) != "forming")
+
+    def _count(self, segments: Mapping[str, tuple[dict, str]]) -> None:
+        """Correct every segment's stored customers_count (one search for all of them)."""
+        if not segments:
+            return
+        self.es.indices.refresh(index=self.indices.customers)
+        res = self.es.search(index=self.indices.customers, size=0, track_total_hits=False, aggs={
+            "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in segments}}}})
+        for code, bucket in res["aggregations"]["n"]["buckets"].items():
+            if segments[code][0].get("customers_count") != bucket["doc_count"]:
+                try:
+                    self.store.set_state(code, customers_count=bucket["doc_count"])
+                except (NotFound, Conflict):
+                    pass  # deleted meanwhile, or busy: the next batch counts again
+
+
+def version_of(segment: Mapping[str, Any]) -> str:
+    """What a formation or an edit changes in a segment's document, as one comparable value.
+
+    Everything but `customers_count`, which followers themselves correct: with several
+    followers, one's count write must not look like a formation to the others."""
+    return json.dumps({k: v for k, v in segment.items() if k != "customers_count"},
+                      sort_keys=True, default=str)
+
+
+def is_live(segment: Mapping[str, Any], now: datetime) -> bool:
+    """Evaluated in real time: active, dynamic, with a rule, inside its window."""
+    if segment.get("type") != "dynamic" or not segment.get("active", True) or not segment.get("rule"):
+        return False
+    starts, expires = segment.get("starts_at"), segment.get("expires_at")
+    return (not starts or now >= _parse(starts)) and (not expires or now < _parse(expires))
+
+
+def _parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)  # Python 3.11 reads the "Z"
+
+
+def _plan(doc: Mapping[str, Any], matched: set[str], live: list[Live],
+          granted: Mapping[str, str | None]) -> tuple[set[str], set[str]] | None:
+    """(codes to add, codes to remove) for one customer, or None when nothing is to write.
+
+    A customer whose user-group fields disagree with its segments is rewritten too."""
+    have = set(doc.get("segments") or [])
+    codes = {seg.code for seg in live}
+    adds, removes = (matched & codes) - have, (codes - matched) & have
+    if adds or removes:
+        return adds, removes
+    groups = user_groups_of(doc, granted)
+    if any(sorted(doc.get(k) or []) != v for k, v in groups.items()):
+        return set(), set()
+    return None
