@@ -239,18 +239,6 @@ def test_formation_and_follower_together_settle(rt):
 MOSCOW_Q = {"term": {"city": "Moscow"}}
 
 
-class HandCompiled(Follower):
-    """Compiles the `segments` block by hand (a term query on the stored membership), for
-    branches whose catalogue does not know that block yet."""
-
-    def compile(self, segment, fields):
-        rule = segment["rule"]
-        plain = {**rule, "groups": [g for g in rule["groups"] if g.get("block") != "segments"]}
-        named = [{"terms": {"segments": c["include"]}} for g in rule["groups"]
-                 if g.get("block") == "segments" for c in g["conditions"]]
-        return {"bool": {"filter": [super().compile({**segment, "rule": plain}, fields), *named]}}
-
-
 def test_membership_changes_propagate_to_segments_that_name_them(rt):
     from segsearch.segments.store import SegmentStore, new_document
     api = rt
@@ -267,11 +255,11 @@ def test_membership_changes_propagate_to_segments_that_name_them(rt):
         {"code": "b", "name": "b", "type": "dynamic", "active": True, "rule": vip_in_a,
          "user_group": "B"}, None), refresh="wait_for")
     PendingChanges(svc.redis, svc.indices.prefix).mark([f"c{i}" for i in range(6)])
-    HandCompiled(svc).drain()  # stands in for b's first formation
+    Follower(svc).drain()  # stands in for b's first formation
     assert customer(api, "c0")["segments"] == ["a", "b"] and customer(api, "c0")["user_groups"] == ["B"]
     # a feed write: c3 enters a in one batch, b in the next (dependency order)
     api.put("/api/v1/customers/c3", json={"city": "Moscow", "store": "online", "vip": True})
-    batches = HandCompiled(svc).drain()
+    batches = Follower(svc).drain()
     assert customer(api, "c3")["segments"] == ["a", "b"]
     assert [sorted(b.entered) for b in batches if b.entered] == [["a"], ["b"]]
     # a formation of a (edited to Kazan): who left a leaves b too, without forming b
@@ -279,7 +267,7 @@ def test_membership_changes_propagate_to_segments_that_name_them(rt):
         {"block": "customer", "conditions": [{"field": "city", "op": "in", "include": ["Kazan"]}]}]}}
     ).status_code == 200
     work(api)
-    HandCompiled(svc).drain()
+    Follower(svc).drain()
     svc.es.indices.refresh(index=svc.indices.segment_events)
     assert customer(api, "c0")["segments"] == [] and customer(api, "c3")["segments"] == []
     assert customer(api, "c0")["user_groups"] == []
