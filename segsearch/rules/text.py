@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -48,7 +48,7 @@ def grammar_parser() -> Lark:
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def terminal_re(name: str) -> re.Pattern:
     """The compiled regex of one of the grammar's terminals (FIELD, VALUE, ...)."""
     return re.compile(grammar_parser().get_terminal(name).pattern.to_regexp())
@@ -200,19 +200,21 @@ def _numbers(ends: list[_End | None], keys: tuple[str, str], path: str, build: _
 
 
 def _dates(ends: list[_End | None], path: str, build: _Build) -> dict:
-    """A date range: relative (day offsets) or between (dates, or month-days)."""
+    """A date range: relative (day offsets) or between (dates, or month-days).
+
+    The first end written decides which; an end of another kind is the error.
+    """
     given = [e for e in ends if e is not None and e.kind != "open"]
-    kinds = {e.kind for e in given}
     for end in given:
         if end.kind == "number":
             raise build.fail(end.token, "expected a date YYYY-MM-DD, a month-day MM-DD or "
                                         "a day offset like -90d or today")
-    relative = "days" in kinds or "open_day" in kinds
-    for end in given:
-        if relative and end.kind not in ("days", "open_day"):
-            raise build.fail(end.token, "expected a day offset like -90d or today, as the "
-                                        "other end is one")
-        if not relative and kinds == {"date", "md"}:
+    relative = bool(given) and given[0].kind in ("days", "open_day")
+    for end in given[1:]:
+        if (end.kind in ("days", "open_day")) != relative:
+            what = "a day offset like -90d or today" if relative else "a date"
+            raise build.fail(end.token, f"expected {what}, like the other end")
+        if end.kind != given[0].kind and not relative:
             raise build.fail(end.token, "the two ends must both be dates or both month-days")
     keys = ("from_days", "to_days") if relative else ("from", "to")
     for key, end in zip(keys, ends):
@@ -220,7 +222,7 @@ def _dates(ends: list[_End | None], path: str, build: _Build) -> dict:
             build.at(f"{path}.{key}", end.token)
     out: dict[str, Any] = {"op": "relative" if relative else "between"}
     out.update({key: _value_of(end) for key, end in zip(keys, ends)})
-    if "md" in kinds:
+    if any(e.kind == "md" for e in given):
         out["ignore_year"] = True
     return out
 
@@ -291,7 +293,7 @@ def _orders(pred: Tree, fdef: FieldDef, path: str, build: _Build) -> dict:
 
 
 def _range_condition(pred: Tree, fdef: FieldDef, path: str, build: _Build) -> dict:
-    first, ends = _ranged(pred.children[0], build)
+    _, ends = _ranged(pred.children[0], build)
     ignoring = pred.children[1] if len(pred.children) > 1 else None
     if fdef.type not in DATE_TYPES:
         if ignoring is not None:
@@ -379,7 +381,7 @@ def _rule(tree: Tree, build: _Build) -> dict:
 # What each terminal is called in an error message ("expected a field or ')'").
 EXPECTED = {
     "FIELD": "a field", "STRING": "a quoted text", "VALUE": "a value", "MATCH": "ALL or ANY",
-    "NOT": "NOT", "BLOCK": "a block", "BOOL": "yes or no", "COUNT": "count", "SUM": "sum",
+    "NOT": "not", "BLOCK": "a block", "BOOL": "yes or no", "COUNT": "count", "SUM": "sum",
     "BETWEEN": "between", "AT_LEAST": "at least", "AT_MOST": "at most",
     "ON_OR_AFTER": "on or after", "ON_OR_BEFORE": "on or before", "EXACTLY": "exactly",
     "TODAY": "today", "ANY": "any", "DAY": "day", "IGNORING": "ignoring the year",

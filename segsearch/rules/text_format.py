@@ -42,12 +42,13 @@ class _Writer:
     def name(self, code: str) -> str:
         fdef = self.names.fields[code]
         for candidate in (fdef.label, fdef.code):
-            if self.field_re.fullmatch(candidate) and self.names.resolve(candidate) is fdef:
+            if (candidate.isprintable() and self.field_re.fullmatch(candidate)
+                    and self.names.resolve(candidate) is fdef):
                 return candidate
         return json.dumps(code, ensure_ascii=False)
 
     def value(self, value: str) -> str:
-        if self.value_re.fullmatch(value):
+        if value.isprintable() and self.value_re.fullmatch(value):
             return value
         return json.dumps(value, ensure_ascii=False)
 
