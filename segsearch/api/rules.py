@@ -1,22 +1,62 @@
 """The rule language over HTTP: field catalogue, templates, instant preview."""
 from __future__ import annotations
 
+from flask import jsonify
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from segsearch import clock
 from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
 from segsearch.segments.preview import checked_rule, preview
+from segsearch.segments.rule_input import TextInvalid, one_rule, rule_from_text, text_of_rule
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Rules and preview")
 
 
+MAX_TEXT = 100_000  # characters of a rule text: far above any rule a person writes
+RULE_TEXT = {"description": "the rule in its text form (README: Rules as text)"}
+
+
 class PreviewSchema(Schema):
-    rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
+    rule = fields.Dict(load_default=None, metadata={"description": "CONTRACT section 5 rule"})
+    rule_text = fields.String(load_default=None, validate=validate.Length(max=MAX_TEXT),
+                              metadata=RULE_TEXT)
     store = fields.String(load_default=None, allow_none=True)
     sample_size = fields.Integer(load_default=10, strict=True, validate=validate.Range(min=0, max=100))
+
+    @validates_schema(pass_original=True)
+    def _one_rule(self, data: dict, original, **kwargs) -> None:
+        _, errors = one_rule(original if isinstance(original, dict) else data, required=True)
+        if errors:
+            raise ValidationError(errors)
+
+
+class FormatSchema(Schema):
+    rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
+
+
+class TextSchema(Schema):
+    text = fields.String(required=True, metadata=RULE_TEXT)
+
+
+class ParseSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(max=MAX_TEXT), metadata=RULE_TEXT)
+
+
+class RuleOutSchema(Schema):
+    rule = fields.Dict(metadata={"description": "the rule in canonical form (README)"})
+
+
+class TextErrorSchema(Schema):
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    line = fields.Integer(metadata={"description": "1-based line of the first problem"})
+    column = fields.Integer(metadata={"description": "1-based column of the first problem"})
+    expected = fields.List(fields.String(), metadata={"description": "what could come there"})
 
 
 def current_fields():
@@ -46,7 +86,43 @@ def templates_list():
 def segments_preview(args):
     svc = services()
     fieldmap = current_fields()
-    rule = checked_rule(args["rule"], fieldmap)
+    try:
+        if args["rule_text"] is not None:
+            rule = rule_from_text(args["rule_text"], fieldmap, key="rule_text")
+        else:
+            rule = checked_rule(args["rule"], fieldmap)
+    except TextInvalid as err:
+        return _text_error(err)
     tz = svc.config["TIMEZONE"]
     return preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
                    timezone=tz, store=args["store"], sample_size=args["sample_size"])
+
+
+def _text_error(err: TextInvalid):
+    """The 422 of a bad text, with `line`, `column` and `expected` beside the usual keys."""
+    response = jsonify(err.body())
+    response.status_code = err.status
+    return response
+
+
+@blp.route("/rules/format", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(FormatSchema)
+@blp.response(200, TextSchema)
+@blp.doc(summary="The text form of a rule (CONTRACT 6.8)")
+def rules_format(args):
+    return {"text": text_of_rule(args["rule"], current_fields())}
+
+
+@blp.route("/rules/parse", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(ParseSchema)
+@blp.response(200, RuleOutSchema)
+@blp.alt_response(422, schema=TextErrorSchema,
+                  description="the text is not a valid rule: line, column, what was expected")
+@blp.doc(summary="The rule (canonical form) written in a text (CONTRACT 6.8)")
+def rules_parse(args):
+    try:
+        return {"rule": rule_from_text(args["text"], current_fields())}
+    except TextInvalid as err:
+        return _text_error(err)

@@ -32,13 +32,14 @@ class TextError(Exception):
 
     def __init__(self, message: str, line: int, column: int, expected: list[str] | None = None,
                  problems: list[str] | None = None) -> None:
+        located = f"line {line}, column {column}: {message}"
+        super().__init__(located)
         self.message = message
         self.line = line
         self.column = column
         self.expected = expected or []
         # Every problem found, each "line L, column C: ..." (the first is `str(self)`).
-        self.problems = problems or [str(self)]
-        super().__init__(f"line {line}, column {column}: {message}")
+        self.problems = problems or [located]
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,60 @@
+"""A rule given as JSON (`rule`) or as text (`rule_text`, CONTRACT 6.8), for every caller.
+
+The API (preview, segments, /rules/format and /rules/parse) and the admin go through these
+few functions, so a text is read and a rule written the same way everywhere.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from segsearch.errors import Invalid
+from segsearch.rules.fields import FieldDef
+from segsearch.rules.text import TextError, parse
+from segsearch.rules.text_format import format_rule
+from segsearch.rules.validation import RuleError
+
+BOTH = "Give either rule or rule_text, not both."
+
+
+class TextInvalid(Invalid):
+    """A text that is not a valid rule: a 422 that also says where (line, column)."""
+
+    def __init__(self, err: TextError, key: str) -> None:
+        super().__init__(f"Invalid rule text: {err}", {key: err.problems})
+        self.line, self.column, self.expected = err.line, err.column, err.expected
+
+    def body(self) -> dict:
+        """The error body: the usual shape plus `line`, `column` and `expected`."""
+        from segsearch.errors import body
+        return {**body(self.status, self.message, self.errors), "line": self.line,
+                "column": self.column, "expected": self.expected}
+
+
+def rule_from_text(text: str, fields: Mapping[str, FieldDef], key: str = "text") -> dict:
+    """The canonical rule of `text`, or TextInvalid with its errors under `key`."""
+    try:
+        return parse(text, fields)
+    except TextError as err:
+        raise TextInvalid(err, key) from None
+
+
+def text_of_rule(rule: Any, fields: Mapping[str, FieldDef], prefix: str = "rule") -> str:
+    """The text form of `rule`, or Invalid naming the rule's bad paths under `prefix`."""
+    try:
+        return format_rule(rule, fields)
+    except RuleError as err:
+        errors = {prefix if k in ("", "_schema") else f"{prefix}.{k}": v
+                  for k, v in err.errors.items()}
+        raise Invalid("Invalid rule: " + ", ".join(sorted(errors)), errors) from None
+
+
+def one_rule(data: Mapping[str, Any], required: bool) -> tuple[str | None, dict[str, list[str]]]:
+    """Which of `rule` / `rule_text` the body gives ("rule", "rule_text" or None) and the
+    errors of giving both, or neither when one is `required`."""
+    if "rule" in data and "rule_text" in data:
+        return None, {"rule_text": [BOTH]}
+    given = [key for key in ("rule", "rule_text") if data.get(key) is not None]
+    if not given and required:
+        return None, {"rule": ["Missing data for required field (or give rule_text)."]}
+    return (given[0] if given else None), {}
