@@ -32,3 +32,4 @@ def _session_settings(state: BlueprintSetupState) -> None:
 
 
 from segsearch.admin import views  # noqa: E402,F401  (registers the routes on blp)
+from segsearch.admin import text_views  # noqa: E402,F401  (the rule editor's text mode)
