@@ -1,7 +1,9 @@
 """The admin's text mode (README "Rules as text"): format and parse for rule_text.js.
 
 The same functions as POST /api/v1/rules/format and /rules/parse, behind the admin's
-session and CSRF token instead of a bearer token.
+session and CSRF token instead of a bearer token. Unlike the API they answer a text or rule
+with errors with a 200 and `"valid": false`: the editor checks the text as it is typed, and
+half-typed text is the normal case there, not a failed request (nor a console error).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ TEXT_ENDPOINTS = frozenset({"admin.rule_text_format", "admin.rule_text_parse"})
 def _error(err: Invalid) -> ResponseReturnValue:
     body = err.body() if isinstance(err, TextInvalid) else {
         "code": err.status, "message": err.message, "errors": err.errors}
-    return jsonify(body), err.status
+    return jsonify({**body, "valid": False})
 
 
 def _payload(key: str) -> object:
@@ -32,7 +34,7 @@ def _payload(key: str) -> object:
 def rule_text_format() -> ResponseReturnValue:
     """{"rule"} -> {"text"}: the block editor's rule as text."""
     try:
-        return jsonify({"text": text_of_rule(_payload("rule"), current_fields())})
+        return jsonify({"valid": True, "text": text_of_rule(_payload("rule"), current_fields())})
     except Invalid as err:
         return _error(err)
 
@@ -45,6 +47,6 @@ def rule_text_parse() -> ResponseReturnValue:
         return jsonify({"code": 422, "message": "Give the text as a string.",
                         "errors": {"text": ["Not a valid string."]}}), 422
     try:
-        return jsonify({"rule": rule_from_text(text, current_fields())})
+        return jsonify({"valid": True, "rule": rule_from_text(text, current_fields())})
     except Invalid as err:
         return _error(err)

@@ -33,15 +33,15 @@ class PreviewSchema(Schema):
             raise ValidationError(errors)
 
 
-class FormatSchema(Schema):
+class RuleFormatSchema(Schema):
     rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
 
 
-class TextSchema(Schema):
+class RuleTextSchema(Schema):
     text = fields.String(required=True, metadata=RULE_TEXT)
 
 
-class ParseSchema(Schema):
+class RuleParseSchema(Schema):
     text = fields.String(required=True, validate=validate.Length(max=MAX_TEXT), metadata=RULE_TEXT)
 
 
@@ -49,7 +49,7 @@ class RuleOutSchema(Schema):
     rule = fields.Dict(metadata={"description": "the rule in canonical form (README)"})
 
 
-class TextErrorSchema(Schema):
+class RuleTextErrorSchema(Schema):
     code = fields.Integer()
     status = fields.String()
     message = fields.String()
@@ -107,8 +107,8 @@ def _text_error(err: TextInvalid):
 
 @blp.route("/rules/format", methods=["POST"])
 @requires("segments:read")
-@blp.arguments(FormatSchema)
-@blp.response(200, TextSchema)
+@blp.arguments(RuleFormatSchema)
+@blp.response(200, RuleTextSchema)
 @blp.doc(summary="The text form of a rule (CONTRACT 6.8)")
 def rules_format(args):
     return {"text": text_of_rule(args["rule"], current_fields())}
@@ -116,9 +116,9 @@ def rules_format(args):
 
 @blp.route("/rules/parse", methods=["POST"])
 @requires("segments:read")
-@blp.arguments(ParseSchema)
+@blp.arguments(RuleParseSchema)
 @blp.response(200, RuleOutSchema)
-@blp.alt_response(422, schema=TextErrorSchema,
+@blp.alt_response(422, schema=RuleTextErrorSchema,
                   description="the text is not a valid rule: line, column, what was expected")
 @blp.doc(summary="The rule (canonical form) written in a text (CONTRACT 6.8)")
 def rules_parse(args):

@@ -33,10 +33,12 @@ def test_format_and_parse_for_the_editor(admin):
     assert r.status_code == 200, r.get_json()
     rule = r.get_json()["rule"]
     r = _post(admin, "/admin/rules/format", {"rule": rule})
-    assert r.get_json() == {"text": "ALL OF\n" + TEXT}
+    assert r.get_json() == {"valid": True, "text": "ALL OF\n" + TEXT}
+    # a half-typed text is no failed request for the editor: 200, valid false, where and why
     r = _post(admin, "/admin/rules/parse", {"text": "customer (\n  City is one\n)"})
     body = r.get_json()
-    assert r.status_code == 422 and (body["line"], body["column"]) == (3, 1)
+    assert r.status_code == 200 and body["valid"] is False
+    assert (body["line"], body["column"]) == (3, 1)
     assert body["errors"]["text"][0].startswith("line 3, column 1: expected of")
     assert _post(admin, "/admin/rules/parse", {"text": TEXT}, csrf=False).status_code == 400
 

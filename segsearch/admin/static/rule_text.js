@@ -65,11 +65,12 @@
       this.blocks = blocks;
       const labels = {};
       fields.forEach((f) => { const k = f.label.toLowerCase(); labels[k] = (labels[k] || 0) + 1; });
-      const codes = new Set(fields.map((f) => f.code.toLowerCase()));
+      const codes = {};
+      fields.forEach((f) => { codes[f.code.toLowerCase()] = f; });
       // The name the text uses: the label when it reads back as this field, else the code.
       this.names = fields.map((f) => {
         const label = f.label.toLowerCase();
-        const byLabel = FIELD_START.test(f.label) && labels[label] === 1 && !codes.has(label);
+        const byLabel = FIELD_START.test(f.label) && labels[label] === 1 && (codes[label] || f) === f;
         return { field: f, name: byLabel ? f.label : f.code };
       });
     }
@@ -229,7 +230,7 @@
           this.status.textContent = "The rule JSON is not valid: fix it under “Rule as JSON” first."; return;
         }
         const res = await postJSON(this.formatUrl, { rule: rule });
-        if (!res.ok) { this.status.textContent = "The blocks have errors (" + (res.body.message || res.status) + "): fix them first."; return; }
+        if (!res.ok || !res.body.valid) { this.status.textContent = "The blocks have errors (" + (res.body.message || res.status) + "): fix them first."; return; }
         this.text.value = res.body.text;
         this.status.textContent = "";
         this.error = null;
@@ -251,7 +252,7 @@
       const sent = this.text.value;
       const res = await postJSON(this.parseUrl, { text: sent });
       if (sent !== this.text.value) return false; // typed on meanwhile: a newer check follows
-      if (res.ok) {
+      if (res.ok && res.body.valid) {
         this.error = null;
         this.errorBox.hidden = true;
         if (this.json && !this.readonly && this.apply) {
