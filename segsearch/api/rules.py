@@ -86,13 +86,12 @@ def templates_list():
 def segments_preview(args):
     svc = services()
     fieldmap = current_fields()
-    try:
-        if args["rule_text"] is not None:
-            rule = rule_from_text(args["rule_text"], fieldmap, key="rule_text")
-        else:
-            rule = checked_rule(args["rule"], fieldmap)
-    except TextInvalid as err:
-        return _text_error(err)
+    if args["rule_text"] is not None:  # the text form: parsed into the canonical rule
+        try:
+            args["rule"] = rule_from_text(args["rule_text"], fieldmap, key="rule_text")
+        except TextInvalid as err:
+            return _text_error(err)
+    rule = checked_rule(args["rule"], fieldmap)
     tz = svc.config["TIMEZONE"]
     return preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
                    timezone=tz, store=args["store"], sample_size=args["sample_size"])
