@@ -105,7 +105,10 @@ def test_canonical_fills_defaults_and_drops_what_narrows_nothing():
 
 FIELDS = catalogue(CUSTOM_FIELDS)
 AWKWARD_FIELDS = catalogue([{**cf, "label": AWKWARD_LABELS[cf["code"]]} for cf in CUSTOM_FIELDS])
-RULES = rules({"orders": [], "custom_fields": CUSTOM_FIELDS})
+# segment_codes: once the generators know the `segments` block (CONTRACT 6.2) they draw
+# conditions on it too (they ignore the key before that).
+RULES = rules({"orders": [], "custom_fields": CUSTOM_FIELDS,
+               "segment_codes": ["vip-moscow", "churned", "b2b_2025"]})
 CASES = st.one_of(
     st.tuples(st.just(FIELDS), RULES),
     st.tuples(st.just(FIELDS), with_awkward_values(RULES)),
