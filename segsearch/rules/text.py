@@ -154,7 +154,10 @@ def _end(tree: Tree, build: _Build) -> _End:
         return _End("open_day" if len(tree.children) > 1 else "open", None, first)
     for kind, pattern in _KINDS:
         if pattern.fullmatch(first):
-            return _End(kind, _atom_value(kind, str(first)), first)
+            try:
+                return _End(kind, _atom_value(kind, str(first)), first)
+            except ValueError:  # int() refuses more than 4300 digits (so does JSON)
+                raise build.fail(first, "this number has too many digits") from None
     raise build.fail(first, f"{str(first)!r} is not {ATOM_KINDS}")
 
 

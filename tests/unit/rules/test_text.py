@@ -182,3 +182,24 @@ def test_rule_from_text_records_positions():
     assert rule["groups"][0]["conditions"][0]["include"] == ["Moscow", "Kazan"]
     assert positions["groups.0.conditions.0"] == (2, 3)
     assert positions["groups.0.conditions.0.include.1"] == (2, 26)
+
+
+# -- hostile text: always a rule or a TextError, never anything else -------------------------
+
+WORDS = ["ALL", "ANY", "OF", "NOT", "customer", "orders", "(", ")", ";", ",", "City", "Age",
+         "Birthday", "Orders", "VIP", "Created", "is", "one", "of", "not", "but", "filled", "in",
+         "empty", "yes", "between", "and", "at least", "on or after", "exactly", "..", "any",
+         "day", "today", "-3d", "+3d", "12-02", "2025-02-30", "18", "1e999", "1.5", "count",
+         "sum", "where", "status", "product group", "created", "total", "ignoring the year",
+         '"x"', '"\\q"', '"', "#", "\n", "Moscow", "-", "99999999999999999999d", "9" * 5000]
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join)))
+def test_any_text_is_a_rule_or_a_located_error(text):
+    try:
+        rule = parse(text, FIELDS)
+    except TextError as err:
+        assert err.line >= 1 and err.column >= 1 and err.message
+    else:
+        assert canonical(rule, FIELDS) == rule
