@@ -15,6 +15,8 @@ from segsearch.rules.text_format import format_rule
 from segsearch.rules.validation import RuleError
 
 BOTH = "Give either rule or rule_text, not both."
+MAX_TEXT = 100_000  # characters of a rule text: far above any rule a person writes
+TOO_LONG = f"Longer than maximum length {MAX_TEXT}."
 
 
 class TextInvalid(Invalid):
@@ -33,6 +35,8 @@ class TextInvalid(Invalid):
 
 def rule_from_text(text: str, fields: Mapping[str, FieldDef], key: str = "text") -> dict:
     """The canonical rule of `text`, or TextInvalid with its errors under `key`."""
+    if len(text) > MAX_TEXT:
+        raise Invalid(TOO_LONG, {key: [TOO_LONG]})
     try:
         return parse(text, fields)
     except TextError as err:

@@ -20,10 +20,11 @@ from typing import Any
 from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
                          validates_schema)
 
+from segsearch.errors import Invalid
 from segsearch.feed.schemas import UTCDateTime
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
-from segsearch.segments.rule_input import TextInvalid, one_rule, rule_from_text
+from segsearch.segments.rule_input import one_rule, rule_from_text
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # Codes that would collide with fixed routes under /api/v1/segments/.
@@ -127,7 +128,7 @@ class _SegmentFields(Schema):
             return {**rest, "rule": None}
         try:
             return {**rest, "rule": rule_from_text(text, self.context["fields"](), "rule_text")}
-        except TextInvalid as err:
+        except Invalid as err:  # a TextInvalid names line and column in its messages
             raise ValidationError(err.errors) from None
 
     @validates_schema(skip_on_field_errors=False)

@@ -84,6 +84,10 @@ def test_segments_take_rule_text(api):
     assert r.status_code == 422 and "rule_text" in r.json["errors"]
     r = api.post("/api/v1/segments", json={"code": "y", "name": "Y"})
     assert r.status_code == 422 and "rule" in r.json["errors"]
+    long = "customer (VIP is yes)" + " " * 100_000
+    r = api.post("/api/v1/segments", json={"code": "z", "name": "Z", "rule_text": long})
+    assert r.status_code == 422 and "rule_text" in r.json["errors"]
+    assert api.post("/api/v1/rules/parse", json={"text": long}).status_code == 422
 
 
 @settings(max_examples=1, deadline=None, database=None,
