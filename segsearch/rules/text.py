@@ -398,8 +398,20 @@ EXPECTED = {
 }
 
 
+# Where a predicate may start the parser accepts a dozen words; the message names them as one.
+PREDICATE_STARTS = frozenset({"_IS", "BETWEEN", "AT_LEAST", "AT_MOST", "ON_OR_AFTER",
+                              "ON_OR_BEFORE", "EXACTLY", "COUNT", "SUM", "ATOM", "TODAY", "ANY"})
+PREDICATE = "an operator (is one of, is empty, between, at least, count, ...)"
+
+
 def _expected(names: set[str] | frozenset[str]) -> list[str]:
     return sorted({EXPECTED.get(name, name) for name in names})
+
+
+def _expected_words(names: set[str] | frozenset[str]) -> str:
+    if PREDICATE_STARTS <= set(names):
+        return " or ".join([PREDICATE, *_expected(set(names) - PREDICATE_STARTS)])
+    return " or ".join(_expected(names))
 
 
 def _end_position(text: str) -> Pos:
@@ -409,21 +421,22 @@ def _end_position(text: str) -> Pos:
 
 def _syntax_error(err: UnexpectedInput, text: str) -> TextError:
     if isinstance(err, UnexpectedEOF):
-        expected = _expected(set(err.expected))
+        names = set(err.expected)
         line, column = _end_position(text)
         got = "the text ends"
     elif isinstance(err, UnexpectedToken):
-        expected = _expected(err.accepts or err.expected)
+        names = set(err.accepts or err.expected)
         line, column = err.line, err.column
         got = "the end of the text" if err.token.type == "$END" else repr(str(err.token))
         if err.token.type == "$END":
             line, column = _end_position(text)
     else:
         assert isinstance(err, UnexpectedCharacters)
-        expected = _expected(err.allowed or set())
+        names = set(err.allowed or ())
         line, column = err.line, err.column
         got = repr(text[err.pos_in_stream:err.pos_in_stream + 12].split("\n")[0])
-    return TextError(f"expected {' or '.join(expected)}; found {got}", line, column, expected)
+    return TextError(f"expected {_expected_words(names)}; found {got}", line, column,
+                     _expected(names))
 
 
 # -- public ------------------------------------------------------------------------------

@@ -112,7 +112,7 @@
 
     fieldItems(ctx, caret) {
       const mine = this.names.filter((n) => !ctx.block || n.field.block === ctx.block);
-      const items = mine.map((n) => ({ label: n.name, hint: n.field.type + (n.name === n.field.code ? "" : " · " + n.field.code),
+      const items = mine.map((n) => ({ label: n.name, hint: n.field.type + (n.name.toLowerCase() === n.field.code ? "" : " · " + n.field.code),
         insert: n.name + " " }));
       return this.filter(items, ctx.segment, caret - ctx.segment.length, true);
     }
