@@ -10,8 +10,7 @@ from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
 from segsearch.segments.preview import checked_rule, preview
-from segsearch.segments.rule_input import (MAX_TEXT, TextInvalid, one_rule, rule_from_text,
-                                           text_of_rule)
+from segsearch.segments.rule_input import MAX_TEXT, TextInvalid, one_rule, rule_from_text, text_of_rule
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Rules and preview")
 
