@@ -28,12 +28,6 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
   apt_install redis-server
 fi
 
-# Chromium for the admin's browser test (tests/integration/test_admin_browser.py), driven
-# by Playwright from PyPI: only for `make test` (test.sh sets SETUP_FOR_TESTS=1).
-if [ "${SETUP_FOR_TESTS:-}" = 1 ] && ! command -v chromium >/dev/null; then
-  apt_install chromium
-fi
-
 # Elasticsearch
 if [ -z "${ES_URL:-}" ] && [ ! -x "$ES_HOME/bin/elasticsearch" ]; then
   missing=()

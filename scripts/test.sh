@@ -3,7 +3,7 @@
 # the whole suite, then stop them. Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-SETUP_FOR_TESTS=1 bash "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/setup.sh"
 dir="$VAR/test-$$"
 es_port="${TEST_ES_PORT:-9250}" redis_port="${TEST_REDIS_PORT:-6390}"
 cleanup() {

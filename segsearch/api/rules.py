@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, pre_load, validate
 
 from segsearch import clock
 from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
 from segsearch.segments.preview import checked_rule, preview
-from segsearch.segments.rule_input import MAX_TEXT, TextInvalid, one_rule, rule_from_text, text_of_rule
+from segsearch.segments.rule_input import (
+    MAX_TEXT,
+    TextInvalid,
+    rule_from_text,
+    text_of_rule,
+    with_rule_from_text,
+)
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Rules and preview")
 
@@ -19,17 +25,15 @@ RULE_TEXT = {"description": "the rule in its text form (README: Rules as text)"}
 
 
 class PreviewSchema(Schema):
-    rule = fields.Dict(load_default=None, metadata={"description": "CONTRACT section 5 rule"})
-    rule_text = fields.String(load_default=None, validate=validate.Length(max=MAX_TEXT),
-                              metadata=RULE_TEXT)
+    rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
     store = fields.String(load_default=None, allow_none=True)
     sample_size = fields.Integer(load_default=10, strict=True, validate=validate.Range(min=0, max=100))
+    rule_text = fields.String(load_only=True, metadata={
+        **RULE_TEXT, "description": "instead of `rule`: the rule in its text form (CONTRACT 6.8)"})
 
-    @validates_schema(pass_original=True)
-    def _one_rule(self, data: dict, original, **kwargs) -> None:
-        _, errors = one_rule(original if isinstance(original, dict) else data, required=True)
-        if errors:
-            raise ValidationError(errors)
+    @pre_load
+    def _rule_text(self, data, **kwargs):
+        return with_rule_from_text(data, current_fields)
 
 
 class RuleFormatSchema(Schema):
@@ -85,11 +89,6 @@ def templates_list():
 def segments_preview(args):
     svc = services()
     fieldmap = current_fields()
-    if args["rule_text"] is not None:  # the text form: parsed into the canonical rule
-        try:
-            args["rule"] = rule_from_text(args["rule_text"], fieldmap, key="rule_text")
-        except TextInvalid as err:
-            return _text_error(err)
     rule = checked_rule(args["rule"], fieldmap)
     tz = svc.config["TIMEZONE"]
     return preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),

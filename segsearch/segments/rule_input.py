@@ -5,8 +5,10 @@ few functions, so a text is read and a rule written the same way everywhere.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from marshmallow import ValidationError
 
 from segsearch.errors import Invalid
 from segsearch.rules.fields import FieldDef
@@ -35,12 +37,38 @@ class TextInvalid(Invalid):
 
 def rule_from_text(text: str, fields: Mapping[str, FieldDef], key: str = "text") -> dict:
     """The canonical rule of `text`, or TextInvalid with its errors under `key`."""
-    if len(text) > MAX_TEXT:
-        raise Invalid(TOO_LONG, {key: [TOO_LONG]})
     try:
+        if len(text) > MAX_TEXT:
+            line = text.count("\n", 0, MAX_TEXT) + 1
+            raise TextError(TOO_LONG, line, MAX_TEXT - text.rfind("\n", 0, MAX_TEXT))
         return parse(text, fields)
     except TextError as err:
         raise TextInvalid(err, key) from None
+
+
+def with_rule_from_text(data: Any, fields: Callable[[], Mapping[str, FieldDef]] | None) -> Any:
+    """A request body with its `rule_text` (if any) replaced by `rule`, the canonical rule.
+
+    For a schema's pre_load: raises ValidationError naming `rule_text` (each message says
+    line and column) for a bad text, or for a body that gives both `rule` and `rule_text`.
+    """
+    if not isinstance(data, Mapping) or "rule_text" not in data:
+        return data
+    _, errors = one_rule(data, required=False)
+    text = data["rule_text"]
+    if not errors and text is not None and not isinstance(text, str):
+        errors = {"rule_text": ["Not a valid string."]}
+    if errors:
+        raise ValidationError(errors)
+    if fields is None:  # fail closed, like RuleField: a rule is never taken unchecked
+        raise RuntimeError("rule_text needs the catalogue provider in the schema context")
+    rest = {k: v for k, v in data.items() if k != "rule_text"}
+    if text is None:
+        return {**rest, "rule": None}
+    try:
+        return {**rest, "rule": rule_from_text(text, fields(), "rule_text")}
+    except TextInvalid as err:
+        raise ValidationError(err.errors) from None
 
 
 def text_of_rule(rule: Any, fields: Mapping[str, FieldDef], prefix: str = "rule") -> str:

@@ -20,11 +20,10 @@ from typing import Any
 from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
                          validates_schema)
 
-from segsearch.errors import Invalid
 from segsearch.feed.schemas import UTCDateTime
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
-from segsearch.segments.rule_input import one_rule, rule_from_text
+from segsearch.segments.rule_input import with_rule_from_text
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # Codes that would collide with fixed routes under /api/v1/segments/.
@@ -115,21 +114,7 @@ class _SegmentFields(Schema):
     @pre_load
     def _rule_text(self, data: Any, **kwargs: Any) -> Any:
         """`rule_text` becomes `rule` (canonical) before anything else looks at the rule."""
-        if not isinstance(data, Mapping) or "rule_text" not in data:
-            return data
-        _, errors = one_rule(data, required=False)
-        text = data["rule_text"]
-        if not errors and text is not None and not isinstance(text, str):
-            errors = {"rule_text": ["Not a valid string."]}
-        if errors:
-            raise ValidationError(errors)
-        rest = {k: v for k, v in data.items() if k != "rule_text"}
-        if text is None:
-            return {**rest, "rule": None}
-        try:
-            return {**rest, "rule": rule_from_text(text, self.context["fields"](), "rule_text")}
-        except Invalid as err:  # a TextInvalid names line and column in its messages
-            raise ValidationError(err.errors) from None
+        return with_rule_from_text(data, self.context.get("fields"))
 
     @validates_schema(skip_on_field_errors=False)
     def _window(self, data: dict, **kwargs: Any) -> None:

@@ -66,7 +66,7 @@ def test_preview_takes_rule_text(api, feed):
     neither = api.post("/api/v1/segments/preview", json={"sample_size": 1})
     assert neither.status_code == 422 and "rule" in neither.json["errors"]
     bad = api.post("/api/v1/segments/preview", json={"rule_text": "customer (City is)"})
-    assert bad.status_code == 422 and bad.json["line"] == 1
+    assert bad.status_code == 422
     assert bad.json["errors"]["rule_text"][0].startswith("line 1, column 18:")
 
 
