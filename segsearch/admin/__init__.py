@@ -31,5 +31,4 @@ def _session_settings(state: BlueprintSetupState) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
-from segsearch.admin import text_views  # noqa: E402,F401  (the rule editor's text mode)
 from segsearch.admin import views  # noqa: E402,F401  (registers the routes on blp)

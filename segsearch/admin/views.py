@@ -29,7 +29,7 @@ from rq.job import Job
 from werkzeug.exceptions import HTTPException
 
 from segsearch import clock
-from segsearch.admin import blp
+from segsearch.admin import blp, text_views  # noqa: F401  (text_views: the text mode's routes)
 from segsearch.api.rules import current_fields
 from segsearch.api.segments import segment_service
 from segsearch.auth.roles import allowed
