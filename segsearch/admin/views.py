@@ -29,7 +29,7 @@ from rq.job import Job
 from werkzeug.exceptions import HTTPException
 
 from segsearch import clock
-from segsearch.admin import blp
+from segsearch.admin import blp, text_views  # noqa: F401  (text_views: the text mode's routes)
 from segsearch.api.rules import current_fields
 from segsearch.api.segments import segment_service
 from segsearch.auth.roles import allowed
@@ -50,7 +50,8 @@ CSRF_HEADER = "X-CSRF-Token"
 # Reachable without a login (the login page itself, and its stylesheet).
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 # Answer in JSON (fetch() from admin.js), not with an HTML page.
-JSON_ENDPOINTS = frozenset({"admin.preview_json", "admin.job_json", "admin.status_json"})
+JSON_ENDPOINTS = frozenset({"admin.preview_json", "admin.job_json", "admin.status_json",
+                            "admin.rule_text_format", "admin.rule_text_parse"})
 PAGE_SIZE = 25
 SPARK_POINTS = 20
 CHART_POINTS = 60
@@ -399,6 +400,9 @@ def values_from_form(form: Mapping[str, str], code: str | None = None) -> dict:
                                            "store", "starts_at", "expires_at", "members_text",
                                            "static_source")}
     values["rule_json"] = form.get("rule", "")
+    # The text mode (rule_text.js) sends the rule as text; it is parsed by the schema.
+    values["rule_mode"] = "text" if form.get("rule_mode") == "text" else "blocks"
+    values["rule_text"] = form.get("rule_text", "")
     values["active"] = form.get("active") == "on"
     values["available_in_analytics"] = form.get("available_in_analytics") == "on"
     if code is not None:
@@ -454,6 +458,9 @@ def segment_input(values: Mapping[str, Any], creating: bool, static: bool) -> tu
     data["store"] = values["store"].strip() or None
     if static and creating and values["static_source"] == "list":
         data["members"] = members_from_text(values["members_text"])
+        return data, errors
+    if values.get("rule_mode") == "text":
+        data["rule_text"] = values["rule_text"]
         return data, errors
     try:
         data["rule"] = json.loads(values["rule_json"] or "null")

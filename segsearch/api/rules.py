@@ -1,8 +1,9 @@
 """The rule language over HTTP: field catalogue, templates, instant preview."""
 from __future__ import annotations
 
+from flask import jsonify
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from segsearch import clock
 from segsearch.api.security import requires
@@ -10,14 +11,56 @@ from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
 from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.preview import checked_rule, preview
+from segsearch.segments.rule_input import (
+    MAX_TEXT,
+    TextInvalid,
+    rule_from_text,
+    text_of_rule,
+    with_rule_from_text,
+)
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Rules and preview")
+
+
+RULE_TEXT = {"description": "the rule in its text form (README: Rules as text)"}
 
 
 class PreviewSchema(Schema):
     rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
     store = fields.String(load_default=None, allow_none=True)
     sample_size = fields.Integer(load_default=10, strict=True, validate=validate.Range(min=0, max=100))
+    rule_text = fields.String(load_only=True, metadata={
+        **RULE_TEXT, "description": "instead of `rule`: the rule in its text form (CONTRACT 6.8)"})
+
+    @pre_load
+    def _rule_text(self, data, **kwargs):
+        return with_rule_from_text(data, current_fields)
+
+
+class RuleFormatSchema(Schema):
+    rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
+
+
+class RuleTextSchema(Schema):
+    text = fields.String(required=True, metadata=RULE_TEXT)
+
+
+class RuleParseSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(max=MAX_TEXT), metadata=RULE_TEXT)
+
+
+class RuleOutSchema(Schema):
+    rule = fields.Dict(metadata={"description": "the rule in canonical form (README)"})
+
+
+class RuleTextErrorSchema(Schema):
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    line = fields.Integer(metadata={"description": "1-based line of the first problem"})
+    column = fields.Integer(metadata={"description": "1-based column of the first problem"})
+    expected = fields.List(fields.String(), metadata={"description": "what could come there"})
 
 
 def current_fields():
@@ -52,3 +95,33 @@ def segments_preview(args):
     tz = svc.config["TIMEZONE"]
     return preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
                    timezone=tz, store=args["store"], sample_size=args["sample_size"])
+
+
+def _text_error(err: TextInvalid):
+    """The 422 of a bad text, with `line`, `column` and `expected` beside the usual keys."""
+    response = jsonify(err.body())
+    response.status_code = err.status
+    return response
+
+
+@blp.route("/rules/format", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(RuleFormatSchema)
+@blp.response(200, RuleTextSchema)
+@blp.doc(summary="The text form of a rule (CONTRACT 6.8)")
+def rules_format(args):
+    return {"text": text_of_rule(args["rule"], current_fields())}
+
+
+@blp.route("/rules/parse", methods=["POST"])
+@requires("segments:read")
+@blp.arguments(RuleParseSchema)
+@blp.response(200, RuleOutSchema)
+@blp.alt_response(422, schema=RuleTextErrorSchema,
+                  description="the text is not a valid rule: line, column, what was expected")
+@blp.doc(summary="The rule (canonical form) written in a text (CONTRACT 6.8)")
+def rules_parse(args):
+    try:
+        return {"rule": rule_from_text(args["text"], current_fields())}
+    except TextInvalid as err:
+        return _text_error(err)

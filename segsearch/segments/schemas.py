@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
+from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, pre_load, validate,
                          validates_schema)
 
 from segsearch.feed.schemas import UTCDateTime
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
+from segsearch.segments.rule_input import with_rule_from_text
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # Codes that would collide with fixed routes under /api/v1/segments/.
@@ -105,8 +106,15 @@ class _SegmentFields(Schema):
     starts_at = UTCDateTime(allow_none=True)
     expires_at = UTCDateTime(allow_none=True)
     rule = RuleField(allow_none=True, metadata={"description": "CONTRACT section 5 rule"})
+    rule_text = fields.String(allow_none=True, load_only=True, metadata={
+        "description": "the rule in its text form, instead of `rule` (CONTRACT 6.8)"})
     members = fields.Nested(MembersSchema, allow_none=True,
                             metadata={"description": "static segments only: an imported list"})
+
+    @pre_load
+    def _rule_text(self, data: Any, **kwargs: Any) -> Any:
+        """`rule_text` becomes `rule` (canonical) before anything else looks at the rule."""
+        return with_rule_from_text(data, self.context.get("fields"))
 
     @validates_schema(skip_on_field_errors=False)
     def _window(self, data: dict, **kwargs: Any) -> None:
