@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_BATCH_SIZE": 500,
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     "WEBHOOK_RETRY_INTERVALS": "10,60,300,900,3600",
+    # Webhook URLs on loopback, private, link-local... addresses are refused (at creation and
+    # at every delivery) so a webhook cannot reach Elasticsearch, Redis or the private
+    # network; true for tests and single-host setups whose receiver is local.
+    "WEBHOOK_ALLOW_PRIVATE": False,
 }
 
 # Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.
