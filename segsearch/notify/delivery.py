@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from segsearch.errors import NotFound
 from segsearch.net import pinned
-from segsearch.net.addresses import UnsafeUrl, Unresolvable, check_url
+from segsearch.net.addresses import Unresolvable, UnsafeUrl, check_url
 from segsearch.notify.webhooks import WebhookStore
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from segsearch.net.addresses import UnsafeUrl, Unresolvable, check_url, refusal
+from segsearch.net.addresses import Unresolvable, UnsafeUrl, check_url, refusal
 
 PUBLIC = "93.184.215.14"  # a public address: never contacted by these tests
 
