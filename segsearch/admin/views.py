@@ -68,7 +68,12 @@ def current_user() -> Principal | None:
     raw = session.get(USER_KEY)
     if not isinstance(raw, dict) or not raw.get("role"):
         return None
-    return Principal(raw.get("name", ""), raw["role"])
+    # The session outlives the login: a token revoked since then ends it on its next request.
+    token_id = raw.get("token_id")
+    if token_id and not services().tokens.exists(token_id):
+        session.pop(USER_KEY, None)
+        return None
+    return Principal(raw.get("name", ""), raw["role"], token_id)
 
 
 def csrf_token() -> str:
@@ -319,7 +324,8 @@ def login() -> ResponseReturnValue:
     # A fresh session (and CSRF token) at login: nothing from before the login survives.
     session.clear()
     session.permanent = True
-    session[USER_KEY] = {"name": principal.name, "role": principal.role}
+    session[USER_KEY] = {"name": principal.name, "role": principal.role,
+                         "token_id": principal.token_id}
     csrf_token()
     return redirect(safe_next(nxt), 303)
 

@@ -33,6 +33,9 @@ PUBLIC_FIELDS = ("id", "name", "role", "created_at")
 class Principal:
     name: str
     role: str
+    # The stored token's id, so a session opened with it can check it is not revoked;
+    # None for the bootstrap token (configured, not stored: it cannot be revoked).
+    token_id: str | None = None
 
 
 def _hash(token: str) -> str:
@@ -74,14 +77,15 @@ class TokenStore:
         if self.bootstrap_token and hmac.compare_digest(token, self.bootstrap_token):
             return Principal("bootstrap", "admin")
         token_id = _token_id(token)
-        doc = self._source(token_id if token_id is not None else _hash(token))
+        doc_id = token_id if token_id is not None else _hash(token)
+        doc = self._source(doc_id)
         if doc is None:
             return None
         # A current token must match the stored hash; an older one is found by its hash.
         stored = doc.get("token_hash") if token_id is not None else _hash(token)
         if not isinstance(stored, str) or not hmac.compare_digest(stored, _hash(token)):
             return None
-        return Principal(doc.get("name", ""), doc["role"])
+        return Principal(doc.get("name", ""), doc["role"], doc_id)
 
     def list(self, page_size: int = 50, after: list | None = None) -> dict:
         """One page, newest first: {"items", "next_cursor", "total"}; no token, no hash."""
@@ -95,6 +99,10 @@ class TokenStore:
         result = page(res, page_size)
         result["items"] = [_public(h["_source"], h["_id"]) for h in res["hits"]["hits"][:page_size]]
         return result
+
+    def exists(self, token_id: str) -> bool:
+        """Whether the token is still valid (not revoked): a real-time GET."""
+        return self._source(token_id) is not None
 
     def get(self, token_id: str) -> dict[str, Any]:
         """The token's public record, or NotFound (404)."""

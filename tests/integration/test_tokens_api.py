@@ -142,3 +142,14 @@ def test_cli_creates_lists_and_revokes(api):
     assert feeder.put("/api/v1/customers/c1", json={"city": "Kazan"}).status_code == 401
     again = runner.invoke(args=["tokens", "revoke", token_id])
     assert again.exit_code != 0 and "not found" in again.output
+
+
+def test_revoking_a_token_ends_its_admin_session(api):
+    """The admin's session cookie is a cache of the login: it is checked on every request."""
+    from tests.integration.test_admin import Admin
+    made = create(api, "carol", "marketer")
+    browser = Admin(api.app, made["token"])
+    assert browser.get("/admin/").status_code == 200
+    assert api.delete(f"/api/v1/tokens/{made['id']}").status_code == 204
+    after = browser.get("/admin/")
+    assert after.status_code == 302 and "/admin/login" in after.headers["Location"]
