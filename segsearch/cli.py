@@ -86,7 +86,10 @@ def demo_load(n: int, seed: int, if_empty: bool) -> None:
     load_catalog(svc.feed, **catalogue_data(config))
     started = time.monotonic()
     with tqdm(total=n, unit="customers", desc="demo data") as bar:
-        written = import_customers(svc.feed, iter_customers(config), progress=bar.update)
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        written = import_customers(svc.feed, iter_customers(config), progress=advance)
     svc.es.indices.refresh(index=svc.indices.customers)
     took = time.monotonic() - started
     click.echo(f"loaded {written} customers in {took:.1f} s ({written / took:.0f} customers/s)")

@@ -15,8 +15,8 @@ Public: ``todays()``, ``timezones()``, ``stores()``, ``datasets()``, ``rules(dat
 from __future__ import annotations
 
 import copy
-import random
 import datetime as dt
+import random
 from decimal import Decimal
 
 from hypothesis import strategies as st
