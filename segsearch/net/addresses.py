@@ -96,7 +96,7 @@ def check_url(url: str, allow_private: bool = False) -> Target:
     """
     parts = _split(url)
     host = parts.hostname or ""
-    port = parts.port or SCHEMES[parts.scheme]
+    port = SCHEMES[parts.scheme] if parts.port is None else parts.port
     if not allow_private and _is_local_name(host):
         raise UnsafeUrl(f"host {host!r} is the local host; set "
                         "SEGSEARCH_WEBHOOK_ALLOW_PRIVATE=true to allow private targets")
@@ -128,6 +128,8 @@ def _split(url: str) -> SplitResult:
         raise UnsafeUrl("only http and https URLs are allowed")
     if not parts.hostname:
         raise UnsafeUrl("the URL has no host")
+    if parts.port == 0:
+        raise UnsafeUrl("port 0 cannot be connected to")
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrl("credentials in the URL are not supported (the signature authenticates)")
     return parts

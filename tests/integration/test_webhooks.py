@@ -273,17 +273,21 @@ def test_webhook_api_validates_hides_secrets_pages_and_checks_roles(ready):
     assert api.get("/api/v1/webhooks", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-@pytest.mark.parametrize("url", [
+REFUSED = [
     "http://127.0.0.1:9200/_bulk", "http://localhost:6379/", "http://[::1]:9200/",
     "http://[::ffff:127.0.0.1]:9200/", "http://10.0.0.1/", "http://192.168.0.10/",
     "http://169.254.169.254/latest/meta-data", "http://0.0.0.0:9200/", "http://224.0.0.1/",
     "http://2130706433:9200/", "http://0x7f.1/", "http://0177.0.0.1/",
-    "https://hooks.segsearch.invalid/x", "ftp://93.184.215.14/x"])
-def test_private_unresolvable_and_non_http_urls_are_refused(api, url):
+    "https://hooks.segsearch.invalid/x", "ftp://93.184.215.14/x"]
+
+
+def test_private_unresolvable_and_non_http_urls_are_refused(api):
+    """One app for all URLs: index set-up is the slow part of an integration test."""
     assert svc_of(api).config["WEBHOOK_ALLOW_PRIVATE"] is False  # the default
-    r = api.post("/api/v1/webhooks", json={"url": url, "events": ALL, "secret": SECRET})
-    assert r.status_code == 422, r.json
-    assert set(r.json["errors"]) == {"url"}
+    for url in REFUSED:
+        r = api.post("/api/v1/webhooks", json={"url": url, "events": ALL, "secret": SECRET})
+        assert r.status_code == 422, (url, r.json)
+        assert set(r.json["errors"]) == {"url"}, url
     assert api.get("/api/v1/webhooks").json["total"] == 0
 
 

@@ -38,7 +38,8 @@ def test_localhost_is_refused_by_name(url):
 
 @pytest.mark.parametrize("url", ["ftp://93.184.215.14/x", "file:///etc/passwd",
                                  "gopher://93.184.215.14/", "http:///x",
-                                 "http://user:pw@93.184.215.14/", "http://93.184.215.14:99999/"])
+                                 "http://user:pw@93.184.215.14/", "http://93.184.215.14:99999/",
+                                 "http://93.184.215.14:0/"])
 def test_other_schemes_credentials_and_bad_ports_are_refused(url):
     with pytest.raises(UnsafeUrl):
         check_url(url)
@@ -55,6 +56,7 @@ def test_public_literal_is_a_target_with_host_port_and_path():
     assert (target.scheme, target.host, target.port, target.path) == ("https", PUBLIC, 443, "/hook?x=1")
     assert target.addresses == (ipaddress.ip_address(PUBLIC),)
     assert check_url(f"http://{PUBLIC}").path == "/"
+    assert check_url(f"http://{PUBLIC}:8443/").port == 8443
     v6 = check_url("http://[2606:2800:220:1:248:1893:25c8:1946]:8080/")
     assert v6.port == 8080 and v6.addresses == (ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"),)
 
