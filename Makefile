@@ -18,8 +18,10 @@ setup:   ## only install (venv, Debian packages, Elasticsearch): see scripts/set
 
 lint:    ## ruff on the code and tests, mypy on segsearch/ and workers/ (pyproject.toml)
 	@bash scripts/setup.sh python
-	@.venv/bin/python -m ruff check segsearch workers tests
-	@.venv/bin/python -m mypy
+	@status=0; \
+	.venv/bin/python -m ruff check segsearch workers tests || status=1; \
+	.venv/bin/python -m mypy || status=1; \
+	exit $$status
 
 bench:   ## the benchmark (not part of test): BENCH_CUSTOMERS=100000 by default
 	@bash scripts/setup.sh && .venv/bin/python bench/run.py
