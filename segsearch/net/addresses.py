@@ -23,6 +23,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 SCHEMES = {"http": 80, "https": 443}
 # NAT64 (RFC 6052) embeds an IPv4 address in its last 32 bits.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Not globally reachable, yet global to this Python's ipaddress tables: IETF protocol
+# assignments (RFC 6890) and the deprecated IPv6 site-local range (RFC 3879).
+_SPECIAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("fec0::/10"))
 
 
 class UnsafeUrl(ValueError):
@@ -54,6 +57,8 @@ def refusal(address: IPAddress) -> str | None:
                         ("reserved", address.is_reserved), ("private", address.is_private)):
         if flag:
             return label
+    if any(address in network for network in _SPECIAL):
+        return "special-purpose"
     # is_global also excludes shared (100.64/10), benchmarking and documentation ranges.
     return None if address.is_global else "not globally routable"
 

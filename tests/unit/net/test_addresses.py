@@ -16,10 +16,12 @@ PUBLIC = "93.184.215.14"  # a public address: never contacted by these tests
     ("[fd00::1]", "private"), ("169.254.169.254", "link-local"), ("[fe80::1]", "link-local"),
     ("224.0.0.1", "multicast"), ("[ff02::1]", "multicast"), ("0.0.0.0", "unspecified"),
     ("[::]", "unspecified"), ("240.0.0.1", "reserved"), ("100.64.0.1", "not globally routable"),
-    ("198.18.0.1", "private"),
+    ("198.18.0.1", "private"), ("192.0.0.8", "special-purpose"), ("[fec0::1]", "special-purpose"),
+    ("[2001:db8::1]", "private"), ("255.255.255.255", "reserved"),
     # IPv4 inside IPv6: mapped, NAT64, 6to4
     ("[::ffff:127.0.0.1]", "loopback"), ("[::ffff:10.0.0.1]", "private"),
     ("[64:ff9b::a9fe:a9fe]", "link-local"), ("[2002:7f00:1::]", "loopback"),
+    ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", "loopback"),  # Teredo, client 127.0.0.1
     # decimal, octal, hex and short IPv4 spellings all mean 127.0.0.1 / 10.0.0.1
     ("2130706433", "loopback"), ("0177.0.0.1", "loopback"), ("0x7f.0.0.1", "loopback"),
     ("0x7f000001", "loopback"), ("127.1", "loopback"), ("012.0.0.1", "private"),
