@@ -13,11 +13,15 @@ down:    ## stop exactly what `make up` started
 test:    ## install what is missing, throw-away ES + Redis, the whole suite
 	@bash scripts/test.sh
 
-setup:   ## only install (venv, redis-server, Elasticsearch)
+setup:   ## only install (venv, Debian packages, Elasticsearch): see scripts/setup.sh
 	@bash scripts/setup.sh
 
-lint:
-	@.venv/bin/python -m ruff check segsearch workers tests
+lint:    ## ruff on the code and tests, mypy on segsearch/ and workers/ (pyproject.toml)
+	@bash scripts/setup.sh python
+	@status=0; \
+	.venv/bin/python -m ruff check segsearch workers tests || status=1; \
+	.venv/bin/python -m mypy || status=1; \
+	exit $$status
 
 bench:   ## the benchmark (not part of test): BENCH_CUSTOMERS=100000 by default
 	@bash scripts/setup.sh && .venv/bin/python bench/run.py

@@ -93,20 +93,12 @@ SETTINGS: dict[str, str] = {
 
 
 def _bin_dir() -> Path:
-    """Directory of Debian's PostgreSQL server binaries; installs the package if missing."""
+    """Directory of Debian's PostgreSQL server binaries (scripts/setup.sh installs them)."""
     found = _find_bin_dir()
     if found is None:
-        if os.geteuid() != 0:
-            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found and not "
-                               "root: install the Debian package `postgresql`")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]
-        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-            subprocess.run(install, env=env, capture_output=True, check=True)
-        found = _find_bin_dir()
-        if found is None:
-            raise RuntimeError("installed the postgresql package but found no initdb/pg_ctl")
+        raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found: run "
+                           "`make setup` (scripts/setup.sh installs the Debian package "
+                           "`postgresql`)")
     return found
 
 

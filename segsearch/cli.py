@@ -1,11 +1,18 @@
-"""flask commands: tokens, demo data, indices."""
+"""flask commands: tokens, demo data, indices.
+
+The groups are AppGroups, so every command runs inside the app context (also when invoked
+through the test CLI runner)."""
 from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from tqdm import tqdm
 
+from segsearch.auth.roles import ROLES
+from segsearch.errors import NotFound
 from segsearch.extensions import services
+from segsearch.notify.paging import decode_cursor
 
 
 def register_cli(app: Flask) -> None:
@@ -14,13 +21,13 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(indices)
 
 
-@click.group(help="API tokens.")
+@click.group(cls=AppGroup, help="API tokens.")
 def tokens() -> None:
     pass
 
 
 @tokens.command("create", help="Create a token with a role; prints it once.")
-@click.option("--role", type=click.Choice(["admin", "marketer", "viewer", "ingest"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", default="cli")
 def tokens_create(role: str, name: str) -> None:
     svc = services()
@@ -28,7 +35,33 @@ def tokens_create(role: str, name: str) -> None:
     click.echo(svc.tokens.create(role, name))
 
 
-@click.group(help="Demo data.")
+@tokens.command("list", help="List tokens, newest first (id, role, created, name); never secrets.")
+def tokens_list() -> None:
+    svc = services()
+    svc.ensure_indices()
+    after = None
+    while True:
+        result = svc.tokens.list(page_size=1000, after=after)
+        for item in result["items"]:
+            click.echo(f"{item['id']}\t{item['role']}\t{item['created_at'] or '-'}\t{item['name']}")
+        if result["next_cursor"] is None:
+            return
+        after = decode_cursor(result["next_cursor"])
+
+
+@tokens.command("revoke", help="Revoke a token by its id: its next request is refused (401).")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    svc = services()
+    svc.ensure_indices()
+    try:
+        svc.tokens.revoke(token_id)
+    except NotFound as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"revoked {token_id}")
+
+
+@click.group(cls=AppGroup, help="Demo data.")
 def demo() -> None:
     pass
 
@@ -53,13 +86,16 @@ def demo_load(n: int, seed: int, if_empty: bool) -> None:
     load_catalog(svc.feed, **catalogue_data(config))
     started = time.monotonic()
     with tqdm(total=n, unit="customers", desc="demo data") as bar:
-        written = import_customers(svc.feed, iter_customers(config), progress=bar.update)
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        written = import_customers(svc.feed, iter_customers(config), progress=advance)
     svc.es.indices.refresh(index=svc.indices.customers)
     took = time.monotonic() - started
     click.echo(f"loaded {written} customers in {took:.1f} s ({written / took:.0f} customers/s)")
 
 
-@click.group(help="Index templates and aliases.")
+@click.group(cls=AppGroup, help="Index templates and aliases.")
 def indices() -> None:
     pass
 

@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     # A batch's customers are leased for this long: a follower killed mid-batch delays
     # them by at most this much, and a batch must finish well within it.
     "REALTIME_LEASE_SECONDS": 30,
+    # Webhook URLs on loopback, private, link-local... addresses are refused (at creation and
+    # at every delivery) so a webhook cannot reach Elasticsearch, Redis or the private
+    # network; true for tests and single-host setups whose receiver is local.
+    "WEBHOOK_ALLOW_PRIVATE": False,
 }
 
 # Environment names: ES_URL and REDIS_URL are bare (the contract), the rest SEGSEARCH_*.

@@ -13,13 +13,24 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
-from flask import (Response, abort, current_app, flash, g, jsonify, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from redis import Redis
@@ -70,7 +81,12 @@ def current_user() -> Principal | None:
     raw = session.get(USER_KEY)
     if not isinstance(raw, dict) or not raw.get("role"):
         return None
-    return Principal(raw.get("name", ""), raw["role"])
+    # The session outlives the login: a token revoked since then ends it on its next request.
+    token_id = raw.get("token_id")
+    if token_id and not services().tokens.exists(token_id):
+        session.pop(USER_KEY, None)
+        return None
+    return Principal(raw.get("name", ""), raw["role"], token_id)
 
 
 def csrf_token() -> str:
@@ -83,7 +99,7 @@ def csrf_token() -> str:
 
 def csrf_ok() -> bool:
     """True when the POST carries this session's token (form field or header)."""
-    expected = session.get(CSRF_KEY)
+    expected = session.get(CSRF_KEY) or ""
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
@@ -210,7 +226,7 @@ def fmt_int(value: Any) -> str:
         return "—"
 
 
-def segment_url(code: str, **params: str) -> str:
+def segment_url(code: str, **params: Any) -> str:
     """The segment's page; the code "new" would meet the create form, so it gets /edit."""
     endpoint = "admin.segment_alt" if code == "new" else "admin.segment"
     return url_for(endpoint, code=code, **params)
@@ -233,7 +249,7 @@ def dynamics_by_segment(es: Elasticsearch, index: str, codes: list[str],
     """The last `points` formations of each segment, oldest first, in one search."""
     if not codes:
         return {}
-    body = {
+    body: dict[str, Any] = {
         "size": 0,
         "query": {"bool": {"filter": [{"term": {"kind": "formation"}},
                                       {"terms": {"segment": codes}}]}},
@@ -321,7 +337,8 @@ def login() -> ResponseReturnValue:
     # A fresh session (and CSRF token) at login: nothing from before the login survives.
     session.clear()
     session.permanent = True
-    session[USER_KEY] = {"name": principal.name, "role": principal.role}
+    session[USER_KEY] = {"name": principal.name, "role": principal.role,
+                         "token_id": principal.token_id}
     csrf_token()
     return redirect(safe_next(nxt), 303)
 
@@ -396,7 +413,7 @@ def values_from_segment(seg: Mapping[str, Any]) -> dict:
 
 def values_from_form(form: Mapping[str, str], code: str | None = None) -> dict:
     """What the user typed, kept as typed (a failed save shows it again)."""
-    values = {k: form.get(k, "") for k in ("code", "name", "description", "type", "user_group",
+    values: dict[str, Any] = {k: form.get(k, "") for k in ("code", "name", "description", "type", "user_group",
                                            "store", "starts_at", "expires_at", "members_text",
                                            "static_source")}
     values["rule_json"] = form.get("rule", "")
@@ -495,7 +512,7 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
     Returns (segment or None, errors by dotted path, message, whether a formation was queued).
     """
     creating = code is None
-    static = (values["type"] if creating else stored["type"]) == "static"
+    static = (values["type"] if creating else cast(Mapping, stored)["type"]) == "static"
     data, errors = segment_input(values, creating, static)
     if errors:
         return None, errors, FIX_FIELDS, False
@@ -506,7 +523,7 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
         return None, schema_errors(err), FIX_FIELDS, False
     service, queued = tracked_service()
     try:
-        if creating:
+        if code is None:  # creating
             seg = service.create(loaded, actor=g.admin_user.name, refresh="wait_for")
         else:
             seg = service.patch(code, loaded, refresh="wait_for")
@@ -539,7 +556,8 @@ def render_form(values: dict, *, seg: dict | None = None, errors: dict | None = 
     other = {k: v for k, v in errors.items()
              if k not in rule_errors and k.split(".")[0] not in FORM_FIELDS}
     members = {k: v for k, v in errors.items() if k.split(".")[0] == "members"}
-    context = {"values": values, "seg": seg, "errors": errors, "rule_errors": rule_errors,
+    context: dict[str, Any] = {"values": values, "seg": seg, "errors": errors,
+               "rule_errors": rule_errors,
                "member_errors": members,
                "other_errors": other, "message": message, "editor": editor_context(),
                "job_id": request.args.get("job", ""), "since": request.args.get("since", ""),
@@ -673,8 +691,10 @@ def formed_since(seg: Mapping[str, Any], since: str | None) -> bool:
     if seg.get("status") != "formed":
         return False
     formed = seg.get("last_formed_at")
+    if not formed or since is None:  # since is set here: the checks above returned
+        return False
     try:
-        return bool(formed) and _parse(formed) >= _parse(since)
+        return _parse(formed) >= _parse(since)
     except ValueError:
         return True  # a malformed `since` must not keep the page polling forever
 

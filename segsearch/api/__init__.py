@@ -21,5 +21,7 @@ def register_api(app: Flask) -> Api:
     for blp in (health.blp, feed.blp, customers.blp, rules.blp, segments.blp, membership.blp,
                 notify.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blp)
+    from segsearch.api import tokens
+    api.register_blueprint(tokens.blp)
     errors.register(app)
     return api

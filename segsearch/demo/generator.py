@@ -469,8 +469,9 @@ def _years_before(day: datetime.date, years: int) -> datetime.date:
 
 def _root_of(group: str) -> str:
     parents = {gid: parent for gid, _, parent in _GROUPS}
-    while parents[group] is not None:
-        group = parents[group]
+    parent = parents[group]
+    while parent is not None:
+        group, parent = parent, parents[parent]
     return group
 
 
@@ -483,7 +484,7 @@ def _product_tables(seed: int) -> tuple[_Weighted, dict[str, _Weighted]]:
     weighted = [((pid, cents), 1 / (1 + rank) ** 0.7)
                 for (pid, _, cents, _groups), rank in zip(rows, ranks)]
     by_root: dict[str, list] = {}
-    for (pid, _, _cents, groups), pair in zip(rows, weighted):
+    for (_pid, _, _cents, groups), pair in zip(rows, weighted):
         by_root.setdefault(_root_of(groups[0]), []).append(pair)
     return _Weighted(weighted), {root: _Weighted(pairs) for root, pairs in by_root.items()}
 

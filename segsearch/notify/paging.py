@@ -4,8 +4,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from elastic_transport import ObjectApiResponse
 from marshmallow import ValidationError, fields
 
 
@@ -37,7 +39,7 @@ class Cursor(fields.String):
             raise ValidationError(str(err)) from None
 
 
-def page(res: dict, page_size: int) -> dict:
+def page(res: Mapping[str, Any] | ObjectApiResponse[Any], page_size: int) -> dict:
     """{"items", "next_cursor", "total"} from a search that asked for page_size + 1 hits."""
     hits = res["hits"]["hits"]
     more = len(hits) > page_size

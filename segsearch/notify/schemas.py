@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, post_load, validate
+from flask import current_app, has_app_context
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
+from segsearch.net.addresses import UnsafeUrl, check_url
 from segsearch.notify.events import EVENT_TYPES
 from segsearch.notify.paging import Cursor
 
@@ -31,9 +33,24 @@ class WebhookCreate(Schema):
                                                     "never returned"})
     active = fields.Boolean(load_default=True, **_strict_bool)
 
+    @validates("url")
+    def _public_target(self, url: str, **kwargs: Any) -> None:
+        # Resolved now and again at every delivery (segsearch.notify.delivery).
+        try:
+            check_url(url, allow_private=_allow_private())
+        except UnsafeUrl as err:
+            raise ValidationError(f"This URL is refused: {err}.") from None
+
     @post_load
     def _dedupe(self, data: dict, **kwargs: Any) -> dict:
         return {**data, "events": list(dict.fromkeys(data["events"]))}
+
+
+def _allow_private() -> bool:
+    """SEGSEARCH_WEBHOOK_ALLOW_PRIVATE of the app serving the request; refuse outside one."""
+    if not has_app_context():
+        return False
+    return bool(current_app.config["SEGSEARCH"].get("WEBHOOK_ALLOW_PRIVATE"))
 
 
 class WebhookOut(Schema):

@@ -1,6 +1,7 @@
 """Webhook subscriptions stored in Elasticsearch, one document per webhook."""
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -65,7 +66,8 @@ class WebhookStore:
             body["search_after"] = after
         return page(self.es.search(index=self.index, **body), page_size)
 
-    def subscribed(self, event_types: Iterable[str]) -> list[dict]:
+    # builtins.list: inside the class, `list` is the method above.
+    def subscribed(self, event_types: Iterable[str]) -> builtins.list[dict]:
         """Active webhooks subscribed to any of `event_types` (secrets included)."""
         query = {"bool": {"filter": [{"term": {"active": True}},
                                      {"terms": {"events": list(event_types)}}]}}

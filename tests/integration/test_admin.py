@@ -242,9 +242,9 @@ def test_edit_and_delete(admin, app, hook_calls):
 
 def test_list_filters_and_paging(admin, app, hook_calls):
     with app.app_context():
+        from segsearch.api.rules import current_fields
         from segsearch.api.segments import segment_service
         from segsearch.segments.schemas import SegmentCreate
-        from segsearch.api.rules import current_fields
         service = segment_service()
         schema = SegmentCreate(context={"fields": current_fields})
         for i in range(27):

@@ -1,5 +1,7 @@
 """Webhooks against the real node and Redis: deliveries run by a real RQ worker and
-received by a real HTTP server on 127.0.0.1 (an ephemeral port)."""
+received by a real HTTP server on 127.0.0.1 (an ephemeral port). A loopback receiver
+needs SEGSEARCH_WEBHOOK_ALLOW_PRIVATE=true (the `env` and `ready` fixtures set it for the
+worker and the app); the refusals are tested with it off."""
 from __future__ import annotations
 
 import hashlib
@@ -69,7 +71,8 @@ def receiver() -> Iterator[Receiver]:
 def env(monkeypatch, prefix):
     """Jobs build their services from the environment, like the worker process does.
 
-    Retries without a pause by default, so a burst worker runs them at once.
+    Retries without a pause by default, so a burst worker runs them at once. The receiver
+    is on 127.0.0.1, so private targets are allowed.
     """
     from tests.conftest import ES_URL, REDIS_URL
     from workers.context import services_for
@@ -78,6 +81,7 @@ def env(monkeypatch, prefix):
     monkeypatch.setenv("SEGSEARCH_INDEX_PREFIX", prefix)
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_RETRY_INTERVALS", "0,0,0")
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("SEGSEARCH_WEBHOOK_ALLOW_PRIVATE", "true")
     services_for.cache_clear()
     yield services_for
     services_for.cache_clear()
@@ -85,6 +89,7 @@ def env(monkeypatch, prefix):
 
 @pytest.fixture
 def ready(env, feed, api):
+    svc_of(api).config["WEBHOOK_ALLOW_PRIVATE"] = True  # the app's copy of the setting
     return api
 
 
@@ -253,7 +258,7 @@ def test_webhook_api_validates_hides_secrets_pages_and_checks_roles(ready):
     missing = api.post("/api/v1/webhooks", json={"events": []})
     assert set(missing.json["errors"]) == {"url", "events", "secret"}
     for i in range(3):
-        subscribe(api, f"https://example.com/hook{i}", ["segment.formed", "segment.formed"])
+        subscribe(api, f"https://93.184.215.14/hook{i}", ["segment.formed", "segment.formed"])
     first = api.get("/api/v1/webhooks?page_size=2").json
     assert first["total"] == 3 and len(first["items"]) == 2 and first["next_cursor"]
     rest = api.get(f"/api/v1/webhooks?page_size=2&cursor={first['next_cursor']}").json
@@ -266,3 +271,37 @@ def test_webhook_api_validates_hides_secrets_pages_and_checks_roles(ready):
     assert viewer.get("/api/v1/webhooks").status_code == 403
     assert viewer.post("/api/v1/webhooks", json={}).status_code == 403
     assert api.get("/api/v1/webhooks", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+REFUSED = [
+    "http://127.0.0.1:9200/_bulk", "http://localhost:6379/", "http://[::1]:9200/",
+    "http://[::ffff:127.0.0.1]:9200/", "http://10.0.0.1/", "http://192.168.0.10/",
+    "http://169.254.169.254/latest/meta-data", "http://0.0.0.0:9200/", "http://224.0.0.1/",
+    "http://2130706433:9200/", "http://0x7f.1/", "http://0177.0.0.1/",
+    "https://hooks.segsearch.invalid/x", "ftp://93.184.215.14/x"]
+
+
+def test_private_unresolvable_and_non_http_urls_are_refused(api):
+    """One app for all URLs: index set-up is the slow part of an integration test."""
+    assert svc_of(api).config["WEBHOOK_ALLOW_PRIVATE"] is False  # the default
+    for url in REFUSED:
+        r = api.post("/api/v1/webhooks", json={"url": url, "events": ALL, "secret": SECRET})
+        assert r.status_code == 422, (url, r.json)
+        assert set(r.json["errors"]) == {"url"}, url
+    assert api.get("/api/v1/webhooks").json["total"] == 0
+
+
+def test_allowed_at_creation_then_refused_at_delivery_when_the_setting_is_off(
+        ready, env, monkeypatch, receiver):
+    """The check runs again at delivery: the attempt fails visibly and nothing is sent."""
+    api = ready
+    webhook_id = subscribe(api, receiver.url, ["segment.formed"])  # allowed: private targets on
+    monkeypatch.setenv("SEGSEARCH_WEBHOOK_ALLOW_PRIVATE", "false")
+    env.cache_clear()  # the worker's services now see the setting off
+    formation(svc_of(api), ["a"])
+    work(api)
+    assert receiver.posts == []
+    shown = api.get(f"/api/v1/webhooks/{webhook_id}").json
+    assert "refused, not sent" in shown["last_error"] and "loopback" in shown["last_error"]
+    assert shown["last_success_at"] is None and shown["last_failure_at"]
+    assert len(svc_of(api).queue.failed_job_registry) == 1  # retried, then failed

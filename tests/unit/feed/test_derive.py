@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from segsearch.errors import Invalid
 from segsearch.feed import derive
 from segsearch.feed.schemas import CustomerSchema, OrderSchema, load
-from segsearch.errors import Invalid
 
 
 @pytest.mark.parametrize("iso, md", [("1992-02-29", 229), ("2000-12-31", 1231), ("1985-01-03", 103)])

@@ -7,7 +7,8 @@ from marshmallow import ValidationError
 from segsearch.notify.paging import decode_cursor, encode_cursor
 from segsearch.notify.schemas import NotificationSettingsIn, PageArgs, WebhookCreate
 
-GOOD = {"url": "https://example.com/hook", "events": ["segment.entered"], "secret": "x" * 16}
+# A literal public address: nothing is resolved or contacted.
+GOOD = {"url": "https://93.184.215.14/hook", "events": ["segment.entered"], "secret": "x" * 16}
 
 
 def errors(schema, data) -> set[str]:
@@ -18,10 +19,21 @@ def errors(schema, data) -> set[str]:
     return set()
 
 
-@pytest.mark.parametrize("url", ["https://example.com/hook", "http://127.0.0.1:8080/x?a=1",
-                                 "http://localhost/hook"])
+@pytest.mark.parametrize("url", ["https://93.184.215.14/hook", "http://93.184.215.14:8080/x?a=1",
+                                 "https://[2606:2800:220:1:248:1893:25c8:1946]/hook"])
 def test_good_urls(url):
     assert errors(WebhookCreate(), {**GOOD, "url": url}) == set()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9200/_bulk", "http://localhost/hook",
+                                 "http://[::ffff:127.0.0.1]/", "http://10.0.0.5/",
+                                 "http://169.254.169.254/latest", "http://2130706433/",
+                                 "https://hooks.segsearch.invalid/"])
+def test_private_and_unresolvable_urls_are_refused_outside_an_app(url):
+    # No app, so no SEGSEARCH_WEBHOOK_ALLOW_PRIVATE: the check refuses (fails closed).
+    with pytest.raises(ValidationError) as err:
+        WebhookCreate().load({**GOOD, "url": url})
+    assert set(err.value.messages) == {"url"}  # "Not a valid URL." or "This URL is refused: ..."
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "javascript:alert(1)", "example.com",

@@ -27,7 +27,7 @@ CUSTOM = [
 ]
 
 
-def ids(rule, customers, orders=(), *, today=D(2024, 6, 14), tz="UTC", store=None):
+def ids(rule, customers, orders=(), *, today=D(2024, 6, 14), tz="UTC", store=None):  # noqa: B008 (a date is immutable)
     return matching_ids(rule, customers=list(customers), orders=list(orders),
                         products=PRODUCTS, product_groups=GROUPS, custom_fields=CUSTOM,
                         today=today, timezone=tz, store=store)

@@ -6,8 +6,7 @@ from marshmallow import ValidationError
 
 from segsearch.errors import flatten
 from segsearch.rules.fields import catalogue
-from segsearch.segments.schemas import (SegmentCreate, SegmentListArgs, SegmentPatch,
-                                        encode_cursor)
+from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentPatch, encode_cursor
 
 CONTEXT = {"fields": lambda: catalogue([{"code": "married", "label": "Married", "type": "boolean"}])}
 RULE = {"match": "all", "groups": [
