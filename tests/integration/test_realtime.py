@@ -36,6 +36,9 @@ def rt(api, feed, monkeypatch, prefix):
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     monkeypatch.setenv("SEGSEARCH_INDEX_PREFIX", prefix)
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_RETRY_INTERVALS", "0")
+    # The test's webhook receiver listens on 127.0.0.1 (worker side and app side).
+    monkeypatch.setenv("SEGSEARCH_WEBHOOK_ALLOW_PRIVATE", "true")
+    api.app.extensions["segsearch"].config["WEBHOOK_ALLOW_PRIVATE"] = True
     services_for.cache_clear()
     for i in range(6):
         # visible before any formation: a formation does not refresh before its first diff
