@@ -30,11 +30,15 @@ class Services:
     queue: Queue
     ready: bool = field(default=False)
 
-    def enqueue(self, func: str, *args: Any, **kwargs: Any):
-        """The one enqueue wrapper: timeouts, retries and TTLs are set here."""
-        return self.queue.enqueue(func, *args, job_timeout=3600, result_ttl=86400,
-                                  failure_ttl=86400, retry=Retry(max=3, interval=[5, 30, 120]),
-                                  **kwargs)
+    def enqueue(self, func: str, *args: Any, **options: Any):
+        """The one enqueue wrapper: timeouts, retries and TTLs are set here.
+
+        `options` (RQ's: job_id, retry, description, pipeline...) override the defaults;
+        formation jobs pass retry=None: their back-off is the scheduler's, not RQ's.
+        """
+        defaults = {"job_timeout": 3600, "result_ttl": 86400, "failure_ttl": 86400,
+                    "retry": Retry(max=3, interval=[5, 30, 120])}
+        return self.queue.enqueue(func, *args, **{**defaults, **options})
 
     def ensure_indices(self) -> bool:
         """Templates and aliases in place; False (and retried later) while ES is down."""
@@ -50,7 +54,8 @@ class Services:
 def build_services(config: dict[str, Any]) -> Services:
     es = make_client(config["ES_URL"])
     indices = Indices(config["INDEX_PREFIX"])
-    redis = Redis.from_url(config["REDIS_URL"])
+    # A connect timeout, so a Redis that does not answer fails a request instead of hanging it.
+    redis = Redis.from_url(config["REDIS_URL"], socket_connect_timeout=5)
     return Services(
         config=config, es=es, redis=redis, indices=indices,
         queue=Queue(f"{config['INDEX_PREFIX']}default", connection=redis),
