@@ -62,7 +62,7 @@ def recover(prefix: str) -> list[str]:
 
 def round_(prefix: str, last_tick: float) -> float:
     """One round; returns the time of the last clock scan."""
-    for part in (recover, drain, report):
+    for part in (recover, report, drain):  # a failure is told before its retry is queued
         try:
             part(prefix)
         except Exception as err:  # noqa: BLE001 - keep the clock running; the next round retries
