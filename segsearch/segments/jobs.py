@@ -110,7 +110,7 @@ def enqueue_once(services: Services, code: str, reason: str) -> bool:
 
 
 def _live(pipe: Pipeline, queue: Queue, jid: str) -> bool:
-    status = pipe.hget(Job.key_for(jid), "status")
+    status = pipe.hget(f"{Job.redis_job_namespace_prefix}{jid}", "status")
     if status not in LIVE:
         return False
     if status != b"queued":

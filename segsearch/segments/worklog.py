@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis import Redis
 
@@ -127,9 +128,9 @@ class WorkLog:
     def _want(self, code: str) -> str:
         return f"{self.prefix}work:segment:{code}"
 
-    def _run(self, script: str, code: str, *args: object) -> object:
+    def _run(self, script: str, code: str, *args: object) -> Any:
         keys = [self.due_key, self._want(code), self.unreported_key]
-        return self.redis.eval(script, 3, *keys, code, *args)
+        return self.redis.eval(script, 3, *keys, code, *(str(a) for a in args))
 
     # -- requests ------------------------------------------------------------------
     def request(self, code: str, reason: str, at: float | None = None) -> None:
@@ -158,8 +159,9 @@ class WorkLog:
     # -- the scheduler's side ------------------------------------------------------
     def due(self, now: float | None = None) -> list[tuple[str, str | None]]:
         """(code, reason) of every entry due by `now`."""
-        codes = [c.decode() for c in self.redis.zrangebyscore(
-            self.due_key, "-inf", now if now is not None else time.time())]
+        found = cast(list[bytes], self.redis.zrangebyscore(
+            self.due_key, "-inf", now if now is not None else time.time()))
+        codes = [c.decode() for c in found]
         with self.redis.pipeline(transaction=False) as pipe:
             for code in codes:
                 pipe.hget(self._want(code), "reason")
@@ -179,14 +181,14 @@ class WorkLog:
                      f.get("error"), f.get("error_at"))
 
     def is_due(self, code: str, now: float | None = None) -> bool:
-        score = self.redis.zscore(self.due_key, code)
+        score = cast(float | None, self.redis.zscore(self.due_key, code))
         return score is not None and score <= (now if now is not None else time.time())
 
     def mark_unreported(self, code: str) -> None:
         self.redis.sadd(self.unreported_key, code)
 
     def unreported(self) -> list[str]:
-        return sorted(c.decode() for c in self.redis.smembers(self.unreported_key))
+        return sorted(c.decode() for c in cast(set[bytes], self.redis.smembers(self.unreported_key)))
 
     def reported(self, code: str) -> None:
         self.redis.srem(self.unreported_key, code)
@@ -200,7 +202,7 @@ class SegmentLock:
 
     def acquire(self) -> bool:
         """Take the lock, or re-take it if this token holds it (a retried job)."""
-        return bool(self.redis.eval(_ACQUIRE, 1, self.key, self.token, self.ttl))
+        return bool(self.redis.eval(_ACQUIRE, 1, self.key, self.token, str(self.ttl)))
 
     def release(self) -> bool:
         """Delete the lock if this token still holds it (atomic compare-and-delete)."""
