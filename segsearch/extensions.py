@@ -8,15 +8,24 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from flask import Flask, current_app
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 
 from segsearch.auth.tokens import TokenStore
+from segsearch.errors import ServiceError
 from segsearch.feed.service import Feed
 from segsearch.search import indices as idx
 from segsearch.search.client import make_client
 from segsearch.search.indices import Indices
 
 log = logging.getLogger(__name__)
+
+
+class RedisUnavailable(ServiceError):
+    """Redis cannot be reached, so a write that needs it was refused before it began: 503."""
+
+    status = 503
 
 
 @dataclass
@@ -39,6 +48,15 @@ class Services:
         defaults = {"job_timeout": 3600, "result_ttl": 86400, "failure_ttl": 86400,
                     "retry": Retry(max=3, interval=[5, 30, 120])}
         return self.queue.enqueue(func, *args, **{**defaults, **options})
+
+    def require_redis(self) -> None:
+        """RedisUnavailable (503) unless Redis answers: checked before a write that will need
+        a job, so an outage refuses the write instead of leaving it half-applied."""
+        try:
+            self.redis.ping()
+        except (RedisConnectionError, RedisTimeoutError) as err:
+            raise RedisUnavailable(f"Redis is unreachable ({type(err).__name__}); "
+                                   "nothing was changed.") from None
 
     def ensure_indices(self) -> bool:
         """Templates and aliases in place; False (and retried later) while ES is down."""

@@ -21,7 +21,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from segsearch.errors import ServiceError
+from segsearch.extensions import RedisUnavailable
 from segsearch.segments.worklog import WorkLog
 
 if TYPE_CHECKING:
@@ -33,12 +33,6 @@ FORM_JOB = "workers.jobs.form_segment"
 # A job in one of these states will (or does) run: queueing another would run it twice.
 LIVE = {b"queued", b"started", b"scheduled", b"deferred"}
 ENQUEUE_ATTEMPTS = 3
-
-
-class RedisUnavailable(ServiceError):
-    """Redis cannot be reached, so a formation request could not be recorded: 503."""
-
-    status = 503
 
 
 def work_log(services: Services) -> WorkLog:

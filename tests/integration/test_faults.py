@@ -196,11 +196,15 @@ def test_redis_stopped(scratch, es, prefix):
         assert r.status_code == 503 and "Redis" in r.json["message"]
         assert api.get("/api/v1/segments/m").status_code == 404  # nothing half-done
         # A feed write lands whole, or (if it needs Redis) is refused before writing.
-        r = api.put("/api/v1/customers/m2", json={"city": "Moscow"})
-        assert r.status_code in (201, 503)
+        customer = api.put("/api/v1/customers/m2", json={"city": "Moscow"})
+        assert customer.status_code in (201, 503)
         stored = api.get("/api/v1/customers/m2")
         assert (stored.status_code, stored.json.get("city")) == (
-            (200, "Moscow") if r.status_code == 201 else (404, None))
+            (200, "Moscow") if customer.status_code == 201 else (404, None))
+        # A product write may need a re-derive job: refused before anything is written.
+        r = api.put("/api/v1/products/p1", json={"name": "P", "price": "1.00", "groups": []})
+        assert r.status_code == 503 and "Redis" in r.json["message"]
+        assert es.count(index=Indices(prefix).products, query={"ids": {"values": ["p1"]}})["count"] == 0
         time.sleep(8)  # the worker and the scheduler meet the outage
         assert all(proc.poll() is None for proc in procs), "a loop died with Redis"
 
@@ -212,7 +216,7 @@ def test_redis_stopped(scratch, es, prefix):
         SegmentStore(es, Indices(prefix)).create(
             new_document({"code": "k", "name": "K", "type": "dynamic", "rule": kazan}, None), "true")
         jobs.work_log(svc).request("k", "created")
-        expected_m = 2 if r.status_code == 201 else 1
+        expected_m = 2 if customer.status_code == 201 else 1
         for code, expected in (("m", expected_m), ("k", 1)):
             wait_for(lambda c=code: api.get(f"/api/v1/segments/{c}").json["status"] == "formed", 90,
                      f"segment {code} formed after Redis returned")
