@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "BOOTSTRAP_TOKEN": None,
     # Dynamic segments are re-formed this often (the seeds' four hours).
     "RECALC_INTERVAL_SECONDS": 14400,
+    # A failed formation is retried after these pauses (seconds; the last one repeats).
+    "FORMATION_RETRY_SECONDS": "30,120,600,3600",
     # The calendar day used by relative dates and day-level date comparisons.
     "TIMEZONE": "UTC",
     "PORT": 8000,
@@ -94,6 +96,9 @@ def validate(config: dict[str, Any]) -> None:
     ZoneInfo(config["TIMEZONE"])  # raises for an unknown zone
     if int(config["RECALC_INTERVAL_SECONDS"]) < 60:
         raise ValueError("SEGSEARCH_RECALC_INTERVAL_SECONDS must be at least 60")
+    from segsearch.segments.worklog import parse_backoff
+
+    parse_backoff(config["FORMATION_RETRY_SECONDS"])  # raises for a malformed list
     from segsearch.notify.retry import parse_intervals
 
     parse_intervals(config["WEBHOOK_RETRY_INTERVALS"])  # raises for a malformed list

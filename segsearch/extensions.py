@@ -8,15 +8,24 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from flask import Flask, current_app
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 
 from segsearch.auth.tokens import TokenStore
+from segsearch.errors import ServiceError
 from segsearch.feed.service import Feed
 from segsearch.search import indices as idx
 from segsearch.search.client import client_from_config
 from segsearch.search.indices import Indices
 
 log = logging.getLogger(__name__)
+
+
+class RedisUnavailable(ServiceError):
+    """Redis cannot be reached, so a write that needs it was refused before it began: 503."""
+
+    status = 503
 
 
 @dataclass
@@ -30,11 +39,24 @@ class Services:
     queue: Queue
     ready: bool = field(default=False)
 
-    def enqueue(self, func: str, *args: Any, **kwargs: Any):
-        """The one enqueue wrapper: timeouts, retries and TTLs are set here."""
-        return self.queue.enqueue(func, *args, job_timeout=3600, result_ttl=86400,
-                                  failure_ttl=86400, retry=Retry(max=3, interval=[5, 30, 120]),
-                                  **kwargs)
+    def enqueue(self, func: str, *args: Any, **options: Any):
+        """The one enqueue wrapper: timeouts, retries and TTLs are set here.
+
+        `options` (RQ's: job_id, retry, description, pipeline...) override the defaults;
+        formation jobs pass retry=None: their back-off is the scheduler's, not RQ's.
+        """
+        defaults = {"job_timeout": 3600, "result_ttl": 86400, "failure_ttl": 86400,
+                    "retry": Retry(max=3, interval=[5, 30, 120])}
+        return self.queue.enqueue(func, *args, **{**defaults, **options})
+
+    def require_redis(self) -> None:
+        """RedisUnavailable (503) unless Redis answers: checked before a write that will need
+        a job, so an outage refuses the write instead of leaving it half-applied."""
+        try:
+            self.redis.ping()
+        except (RedisConnectionError, RedisTimeoutError) as err:
+            raise RedisUnavailable(f"Redis is unreachable ({type(err).__name__}); "
+                                   "nothing was changed.") from None
 
     def ensure_indices(self) -> bool:
         """Templates and aliases in place; False (and retried later) while ES is down."""
@@ -51,7 +73,8 @@ def build_services(config: dict[str, Any]) -> Services:
     es = client_from_config(config)
     indices = Indices(config["INDEX_PREFIX"], shards=int(config["SHARDS"]),
                       replicas=int(config["REPLICAS"]))
-    redis = Redis.from_url(config["REDIS_URL"])
+    # A connect timeout, so a Redis that does not answer fails a request instead of hanging it.
+    redis = Redis.from_url(config["REDIS_URL"], socket_connect_timeout=5)
     return Services(
         config=config, es=es, redis=redis, indices=indices,
         queue=Queue(f"{config['INDEX_PREFIX']}default", connection=redis),

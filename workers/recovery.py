@@ -16,9 +16,10 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.worker import BaseWorker
 
 
-def _alive(worker: Worker | None) -> bool:
+def _alive(worker: BaseWorker | None) -> bool:
     if worker is None:
         return False
     if worker.hostname != socket.gethostname() or not worker.pid:

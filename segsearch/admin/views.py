@@ -50,6 +50,7 @@ from segsearch.extensions import services
 from segsearch.rules.fields import BLOCKS
 from segsearch.rules.templates import TEMPLATES
 from segsearch.segments.deps import SegmentDeps
+from segsearch.segments.jobs import request_formation
 from segsearch.segments.preview import checked_rule, preview
 from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentPatch
 from segsearch.segments.service import SegmentService
@@ -636,9 +637,9 @@ def segment_recalculate(code: str) -> ResponseReturnValue:
     """Queue a formation now, like POST /api/v1/segments/{code}/recalculate."""
     segment_service().get(code)  # 404 for an unknown segment
     svc = services()
-    job = svc.enqueue("workers.jobs.form_segment", svc.indices.prefix, code, "manual")
+    job_id = request_formation(svc, code, "manual")
     flash("Recalculation queued.", "info")
-    return redirect(segment_url(code, job=job.id), 303)
+    return redirect(segment_url(code, job=job_id), 303)
 
 
 # -- JSON for admin.js ---------------------------------------------------------------------

@@ -78,6 +78,7 @@ def orders_bulk():
 
 def _put_products(items: list) -> dict:
     svc = services()
+    svc.require_redis()  # a regrouping needs a job: refuse now rather than half-apply
     result = svc.feed.catalog.put_products(items, refresh_arg())
     if result["regrouped"]:
         svc.enqueue("workers.jobs.rederive_products", svc.indices.prefix, result["regrouped"])
@@ -113,6 +114,7 @@ def products_bulk():
 @blp.doc(summary="Upsert a product group {name, parent_id}: groups form a tree")
 def group_put(group_id: str):
     svc = services()
+    svc.require_redis()  # a regrouping needs a job: refuse now rather than half-apply
     existed = group_id in svc.feed.catalog.parents()
     group, regrouped = svc.feed.catalog.put_group(group_id, _body(), refresh_arg())
     if regrouped:

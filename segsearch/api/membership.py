@@ -9,7 +9,7 @@ from rq.job import Job
 from segsearch.api.security import requires
 from segsearch.errors import NotFound
 from segsearch.extensions import services
-from segsearch.segments import roster
+from segsearch.segments import jobs, roster
 from segsearch.segments.store import SegmentStore
 
 blp = Blueprint("membership", __name__, url_prefix="/api/v1", description="Formation and history")
@@ -21,8 +21,8 @@ blp = Blueprint("membership", __name__, url_prefix="/api/v1", description="Forma
 def recalculate(code: str):
     svc = services()
     SegmentStore(svc.es, svc.indices).get(code)  # 404 for an unknown segment
-    job = svc.enqueue("workers.jobs.form_segment", svc.indices.prefix, code, "manual")
-    return {"job_id": job.id}, 202
+    # One formation job per segment: a request while one is queued or running joins it.
+    return {"job_id": jobs.request_formation(svc, code, "manual")}, 202
 
 
 @blp.route("/jobs/<string:job_id>", methods=["GET"])

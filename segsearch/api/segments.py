@@ -6,18 +6,15 @@
 """
 from __future__ import annotations
 
-import importlib
-import logging
-
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from redis.exceptions import RedisError
 
 from segsearch import clock
 from segsearch.api.rules import current_fields
 from segsearch.api.security import refresh_arg, requires
 from segsearch.extensions import services
+from segsearch.segments import jobs
 from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.explain import ExplainService
 from segsearch.segments.insight_schemas import ExplainArgs, ExplainOut, OverlapArgs, OverlapOut
@@ -26,8 +23,6 @@ from segsearch.segments.schemas import (SegmentCreate, SegmentListArgs, SegmentO
                                         SegmentPatch)
 from segsearch.segments.service import SegmentService
 from segsearch.segments.store import SegmentStore
-
-log = logging.getLogger(__name__)
 
 blp = Blueprint("segments", __name__, url_prefix="/api/v1", description="Stored segments")
 
@@ -39,27 +34,26 @@ REFRESH = {"in": "query", "name": "refresh", "required": False,
 
 
 def enqueue_formation(code: str, reason: str) -> None:
-    """The service's on_change hook: queue `workers.jobs.form_segment(prefix, code, reason)`.
+    """The service's on_change hook: queue the formation (once per segment).
 
-    Skipped while the engine has not provided the job. A Redis outage does not undo the
-    write that already happened: the segment stays `pending` and the error is logged.
+    The request is already recorded (record_formation), so a Redis outage now only
+    delays it: the scheduler queues it when Redis answers again.
     """
-    if not hasattr(importlib.import_module("workers.jobs"), "form_segment"):
-        return
-    svc = services()
-    try:
-        svc.enqueue("workers.jobs.form_segment", svc.indices.prefix, code, reason)
-    except RedisError as err:
-        log.error("could not queue formation of segment %r (%s): %s", code, reason, err)
+    jobs.try_enqueue(services(), code, reason)
+
+
+def record_formation(code: str, reason: str) -> None:
+    """The service's before_change hook: record the request durably; 503 if Redis is down."""
+    jobs.record_request(services(), code, reason)
 
 
 def segment_service() -> SegmentService:
-    """The service bound to this app's indices, with the formation hook."""
+    """The service bound to this app's indices, with the formation hooks."""
     svc = services()
     store = SegmentStore(svc.es, svc.indices, occ_retries=svc.config["OCC_RETRIES"])
     deps = SegmentDeps(svc.es, svc.indices.segments)
     return SegmentService(store, on_change=enqueue_formation, tz=svc.config["TIMEZONE"],
-                          customers_index=svc.indices.customers,
+                          customers_index=svc.indices.customers, before_change=record_formation,
                           check_rule=lambda code, rule: deps.check(rule, code))
 
 

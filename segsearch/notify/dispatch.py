@@ -16,7 +16,7 @@ from rq import Queue
 from segsearch import clock
 from segsearch.notify import mail
 from segsearch.notify.events import EVENT_TYPES, batches, formation_events, subscribed
-from segsearch.notify.notifications import NotificationStore, SettingsStore, formed_message
+from segsearch.notify.notifications import NotificationStore, SettingsStore, failed_message, formed_message
 from segsearch.notify.retry import retry_policy
 from segsearch.notify.webhooks import WebhookStore
 
@@ -99,3 +99,28 @@ def notify_creator(services: Services, segment: dict, result: dict, at: str) -> 
                          formed_message(segment, int(result.get("count") or 0)),
                          mail.formed_body(segment, result, at))
     return {"in_app": bool(settings["in_app"]), "email": email}
+
+
+def notify_failure(services: Services, segment: dict, error: str) -> dict:
+    """Tell the segment's creator that its formation failed (in-app, e-mail), per their settings.
+
+    Never raises, like after_formation: the failure is already recorded in the segment.
+    """
+    user = segment.get("created_by")
+    done = {"in_app": False, "email": False}
+    if not user:
+        return done
+    try:
+        settings = SettingsStore(services.es, services.indices).get(user)
+        if settings["in_app"]:
+            NotificationStore(services.es, services.indices).add_failed(user, segment, error,
+                                                                        clock.now_iso())
+            done["in_app"] = True
+        if mail.wants_email(settings, services.config):
+            message = failed_message(segment, error)
+            services.enqueue(MAIL_JOB, services.indices.prefix, settings["email_address"],
+                             message, message + "\n")
+            done["email"] = True
+    except Exception:
+        log.exception("creator of segment %r was not told of its failure", segment.get("code"))
+    return done

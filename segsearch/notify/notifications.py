@@ -12,6 +12,7 @@ from segsearch.notify.paging import page
 from segsearch.search.indices import Indices
 
 FORMED = "segment.formed"
+FAILED = "segment.failed"
 DEFAULT_SETTINGS: dict[str, Any] = {"in_app": True, "email": True, "email_address": None}
 SETTING_KEYS = tuple(DEFAULT_SETTINGS)
 
@@ -21,6 +22,12 @@ def formed_message(segment: dict, count: int) -> str:
     name = segment.get("name") or segment.get("code")
     noun = "customer" if count == 1 else "customers"
     return f"Segment {name} is formed: {count} {noun}"
+
+
+def failed_message(segment: dict, error: str) -> str:
+    """"Segment VIP from Moscow failed to form: Elasticsearch is unreachable." (also the subject)."""
+    name = segment.get("name") or segment.get("code")
+    return f"Segment {name} failed to form: {error} It is retried automatically."
 
 
 class NotificationStore:
@@ -38,6 +45,15 @@ class NotificationStore:
                "count": result.get("count"), "entered": result.get("entered"),
                "left": result.get("left"), "reason": result.get("reason"),
                "at": at, "read": False, "read_at": None}
+        self.es.create(index=self.index, id=doc["id"], document=doc)
+        return doc
+
+    def add_failed(self, user: str, segment: dict, error: str, at: str) -> dict:
+        """Record "segment failed to form" for `user` (the error is in the message)."""
+        doc = {"id": uuid.uuid4().hex, "user": user, "kind": FAILED,
+               "segment": segment["code"], "segment_name": segment.get("name"),
+               "message": failed_message(segment, error), "count": None, "entered": None,
+               "left": None, "reason": None, "at": at, "read": False, "read_at": None}
         self.es.create(index=self.index, id=doc["id"], document=doc)
         return doc
 

@@ -89,7 +89,7 @@ class NotificationOut(Schema):
     """One in-app notification."""
 
     id = fields.String()
-    kind = fields.String(metadata={"enum": ["segment.formed"]})
+    kind = fields.String(metadata={"enum": ["segment.formed", "segment.failed"]})
     segment = fields.String()
     segment_name = fields.String(allow_none=True)
     message = fields.String()

@@ -71,6 +71,7 @@ from segsearch.realtime.changes import PendingChanges, Taken
 from segsearch.realtime.propagation import depended_on
 from segsearch.rules.compiler import compile_rule
 from segsearch.rules.fields import catalogue
+from segsearch.segments.jobs import request_formation
 from segsearch.segments.membership import MEMBERSHIP, user_groups_of
 from segsearch.segments.store import SegmentStore
 
@@ -286,7 +287,7 @@ class Follower:
         for seg, doc in zip(live, docs):
             if not doc.get("found"):
                 if seg.code in batch.entered:  # its delete formation may have run already
-                    self.svc.enqueue("workers.jobs.form_segment", self.indices.prefix, seg.code, "delete")
+                    request_formation(self.svc, seg.code, "delete")
                 continue
             if doc["_source"].get("status") == "forming":
                 forming.append(seg.code)

@@ -1,15 +1,20 @@
 """Formation and recalculation of one segment: target -> write-back -> state and history.
 
-One formation per segment at a time: a Redis lock per code. A request that finds the
-lock taken sets a "dirty" flag and returns; the running formation sees the flag and runs
-one more pass, so a second request joins (or follows) the running one and is never lost.
+One formation per segment at a time: a Redis lock per code, released only by its owner.
+Every request is first recorded in the work log (segsearch.segments.worklog); a formation
+claims the record's generation before each pass and closes the record only if no request
+came in since, else it runs one more pass. After releasing the lock it looks once more,
+so a request that arrived between its last check and the release is not lost either.
+A pass that raises marks the segment failed (segsearch.segments.failure) and leaves the
+record due again after a back-off (SEGSEARCH_FORMATION_RETRY_SECONDS).
 """
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from elasticsearch import helpers
 
@@ -18,10 +23,14 @@ from segsearch.errors import NotFound
 from segsearch.extensions import Services
 from segsearch.rules.compiler import compile_rule
 from segsearch.rules.fields import catalogue
+from segsearch.segments import failure
+from segsearch.segments.jobs import work_log
 from segsearch.segments.members import members_query
 from segsearch.segments.membership import MembershipWriter
 from segsearch.segments.store import SegmentStore
+from segsearch.segments.worklog import SegmentLock, Ticket, backoff, parse_backoff
 
+log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
 LOCK_SECONDS = 3600
 
@@ -34,32 +43,58 @@ class Engine:
     def __init__(self, services: Services):
         self.svc = services
         self.store = SegmentStore(services.es, services.indices)
+        self.work = work_log(services)
         self.tz = services.config["TIMEZONE"]
+        self.backoff = parse_backoff(services.config["FORMATION_RETRY_SECONDS"])
 
     # -- entry point ---------------------------------------------------------------
     def form(self, code: str, reason: str, progress: Progress | None = None,
              owner: str | None = None) -> dict:
-        """Form the segment now, or leave a note for the formation already running.
+        """Form the segment now, or leave a request for the formation already running.
 
         `owner` (the RQ job id) owns the lock: the same job retried after its worker died
-        takes its own lock over instead of waiting an hour for it to expire.
+        takes its own lock over instead of waiting an hour for it to expire. A failed
+        pass raises (after recording the failure), so the job fails visibly.
         """
-        key, token = self._key("lock", code), owner or uuid.uuid4().hex
-        redis = self.svc.redis
-        if not redis.set(key, token, nx=True, ex=LOCK_SECONDS) and redis.get(key) != token.encode():
-            redis.set(self._key("dirty", code), reason, ex=LOCK_SECONDS)
-            return {"joined": True}
-        try:
-            result = self._form_once(code, reason, progress)
-            while redis.getdel(self._key("dirty", code)):
-                result = self._form_once(code, reason, progress)
-            return result
-        finally:
-            if redis.get(key) == token.encode():
-                redis.delete(key)
+        lock = SegmentLock(self.svc.redis, self._key("lock", code), owner or uuid.uuid4().hex,
+                           LOCK_SECONDS)
+        result: dict = {"joined": True}
+        while True:
+            if not lock.acquire():
+                self.work.request(code, reason)  # the holder's close fails: it runs again
+                if lock.held():
+                    return result
+                continue  # released meanwhile: take it ourselves
+            try:
+                result = self._until_settled(code, reason, progress)
+            finally:
+                lock.release()
+            # A request between our last close and the release: ours to run, not lost.
+            if not self.work.is_due(code):
+                return result
 
     def _key(self, kind: str, code: str) -> str:
         return f"{self.svc.indices.prefix}{kind}:segment:{code}"
+
+    def _until_settled(self, code: str, reason: str, progress: Progress | None) -> dict:
+        """Passes until one ends with no request newer than its claim."""
+        while True:
+            ticket = self.work.claim(code, self.backoff)
+            try:
+                result = self._form_once(code, ticket.reason or reason, progress)
+            except Exception as err:
+                self._failed(code, ticket, err)
+                raise
+            if self.work.done(code, ticket.gen):
+                return result
+
+    def _failed(self, code: str, ticket: Ticket, err: Exception) -> None:
+        """Keep the request with its error, due after the back-off; tell the segment."""
+        message = failure.describe(err)
+        log.warning("formation of segment %r failed (attempt %d): %s", code, ticket.attempts, message)
+        retry_at = time.time() + backoff(self.backoff, ticket.attempts)
+        self.work.fail(code, ticket, message, clock.now_iso(), retry_at)
+        failure.report_or_defer(self.svc, code)
 
     # -- one pass ------------------------------------------------------------------
     def _form_once(self, code: str, reason: str, progress: Progress | None) -> dict:
@@ -80,6 +115,9 @@ class Engine:
         took_ms = int((time.monotonic() - started) * 1000)
         count = self.svc.es.count(index=self.svc.indices.customers,
                                   query={"term": {"segments": code}})["count"]
+        if segment is None and count:
+            # Its code must be gone from every customer: fail, and so be retried, until it is.
+            raise failure.Incomplete(f"{count} customers still carry the deleted segment.")
         self._formation_event(code, change, why, count, took_ms)
         # A deleted segment still tells webhooks who left (no notification: nobody to tell).
         _after_formation(self.svc, segment or {"code": code},
@@ -90,7 +128,8 @@ class Engine:
         propagate(self.svc, code, change.entered + change.left)
         if segment is not None:
             self.store.set_state(code, status="formed", customers_count=count,
-                                 last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment))
+                                 last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment),
+                                 last_error=None, failed_attempts=0)
         return {"count": count, "entered": len(change.entered), "left": len(change.left),
                 "took_ms": took_ms, "reason": why}
 
@@ -100,7 +139,7 @@ class Engine:
             return None, "delete"
         if not segment.get("active", True):
             raise Skip("inactive")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if _after(now, segment.get("expires_at")):
             return None, "expiry"
         if not _after(now, segment.get("starts_at"), default=True):
@@ -123,7 +162,7 @@ class Engine:
         if segment.get("type") != "dynamic":
             return None
         interval = int(self.svc.config["RECALC_INTERVAL_SECONDS"])
-        at = datetime.now(timezone.utc) + timedelta(seconds=interval)
+        at = datetime.now(UTC) + timedelta(seconds=interval)
         return at.isoformat().replace("+00:00", "Z")
 
     def _member_events(self, code: str, entered: list[str], left: list[str], reason: str) -> None:
@@ -143,22 +182,51 @@ class Engine:
 
     # -- scheduler -----------------------------------------------------------------
     def due(self) -> list[tuple[str, str]]:
-        """(code, reason) of every segment that should be formed now."""
-        now = datetime.now(timezone.utc)
-        out = []
+        """(code, reason) of every segment that should be formed now, from the stored state.
+
+        The work log is the fast path; this scan is the safety net that needs nothing but
+        the segment documents (and finds deleted segments still on customers: "delete").
+        """
+        now = datetime.now(UTC)
+        carried = self._codes_on_customers()  # before the scan: see _orphans
         self.svc.es.indices.refresh(index=self.svc.indices.segments)  # small; see the latest edits
+        out, known = [], set()
         for seg in self.store.scan():
-            if not seg.get("active", True):
-                continue
-            if _after(now, seg.get("expires_at")):
-                if seg.get("customers_count"):
-                    out.append((seg["code"], "expiry"))
-            elif seg.get("status") == "pending" or (
-                    seg.get("type") == "dynamic" and _after(now, seg.get("next_run_at"), default=False)):
-                out.append((seg["code"], "recalculation"))
-            elif _started_since_formed(now, seg):
-                out.append((seg["code"], "start"))
-        return out
+            known.add(seg["code"])
+            reason = _due_reason(now, seg)
+            if reason:
+                out.append((seg["code"], reason))
+        # A code on customers whose segment is gone: a delete whose clean-up was lost.
+        return out + [(code, "delete") for code in sorted(carried - known)]
+
+    def _codes_on_customers(self) -> set[str]:
+        """Every segment code some customer carries (one terms aggregation).
+
+        Read before the segments are listed: a code written to a customer was written
+        by a formation that read its segment first, so a code missing from the later
+        listing belongs to a segment deleted since, never to one not yet visible.
+        """
+        res = self.svc.es.search(index=self.svc.indices.customers, size=0, aggs={
+            "codes": {"terms": {"field": "segments", "size": 65536}}})
+        return {b["key"] for b in res["aggregations"]["codes"]["buckets"]}
+
+
+def _due_reason(now: datetime, seg: dict) -> str | None:
+    """Why this stored segment should be formed now, or None."""
+    if not seg.get("active", True):
+        return None
+    if _after(now, seg.get("expires_at")):
+        return "expiry" if seg.get("customers_count") else None
+    status = seg.get("status")
+    if status in ("pending", "forming"):  # forming: a no-op while its formation holds the record
+        return "recalculation"
+    if status == "failed" and _after(now, seg.get("next_run_at"), default=True):
+        return "recalculation"
+    if seg.get("type") == "dynamic" and _after(now, seg.get("next_run_at"), default=False):
+        return "recalculation"
+    if _started_since_formed(now, seg):
+        return "start"
+    return None
 
 
 def _started_since_formed(now: datetime, seg: dict) -> bool:

@@ -217,6 +217,8 @@ class SegmentOut(Schema):
     customers_count = fields.Integer(dump_only=True)
     status = fields.String(dump_only=True, metadata={"enum": list(STATUSES)})
     last_error = fields.String(allow_none=True, dump_default=None, dump_only=True)
+    failed_attempts = fields.Integer(dump_default=0, dump_only=True, metadata={
+        "description": "formations failed in a row (0 after a success); retried with back-off"})
     last_formed_at = fields.String(allow_none=True, dump_only=True, metadata={"format": "date-time"})
     next_run_at = fields.String(allow_none=True, dump_only=True, metadata={"format": "date-time"})
     created_at = fields.String(dump_only=True, metadata={"format": "date-time"})

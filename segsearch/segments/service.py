@@ -9,6 +9,12 @@ tells the membership engine what changed through one hook:
 called after the write succeeded: "created" after a create, "edit" after a PATCH that
 changed something membership depends on (MEMBERSHIP_FIELDS), "delete" after a delete
 (the document is already gone; the engine empties the segment in the background).
+
+A second hook, `before_change(code, reason)`, runs before the write with the same
+reasons (for a PATCH: when it touches a MEMBERSHIP_FIELDS key). The engine records the
+request there, durably, so a write is never left without its formation; if it cannot
+(Redis down) it raises and nothing is written. A request recorded for a write that then
+fails costs one formation that changes nothing.
 """
 from __future__ import annotations
 
@@ -46,10 +52,12 @@ class SegmentService:
     """Create, read, list, edit and delete segments; notify `on_change` of what changed."""
 
     def __init__(self, store: SegmentStore, on_change: OnChange = _no_hook, tz: str = "UTC",
-                 customers_index: str | None = None, check_rule: RuleCheck = _no_check):
+                 customers_index: str | None = None, before_change: OnChange = _no_hook,
+                 check_rule: RuleCheck = _no_check):
         self.store = store
         self.check_rule = check_rule
         self.on_change = on_change
+        self.before_change = before_change
         self.tz = tz
         self.customers_index = customers_index  # to count an imported list's unknown members
 
@@ -61,6 +69,7 @@ class SegmentService:
         doc = new_document(data, actor)
         if doc.get("members") and self.customers_index:
             doc["members_not_found"] = not_found(self.store.es, self.customers_index, doc["members"])
+        self.before_change(doc["code"], "created")
         doc = self.store.create(doc, refresh)
         self.on_change(doc["code"], "created")
         return doc
@@ -90,6 +99,8 @@ class SegmentService:
                 return None
             return {**current, **updates, "updated_at": now_iso()}
 
+        if set(changes) & MEMBERSHIP_FIELDS:
+            self.before_change(code, "edit")
         doc = self.store.patch(code, mutate, refresh)
         if changed & MEMBERSHIP_FIELDS:
             self.on_change(code, "edit")
@@ -97,6 +108,7 @@ class SegmentService:
 
     def delete(self, code: str, refresh: str | None = None) -> dict:
         """Delete the segment and return it; its members leave in the background ("delete")."""
+        self.before_change(code, "delete")
         doc = self.store.delete(code, refresh)
         self.on_change(code, "delete")
         return doc

@@ -22,7 +22,7 @@ from segsearch.segments.schemas import DEFAULT_SORT, encode_cursor
 
 # Written by the membership engine through set_state(), never by an edit.
 STATE_FIELDS = frozenset({"status", "customers_count", "last_formed_at", "next_run_at",
-                          "members_not_found", "last_error"})
+                          "members_not_found", "last_error", "failed_attempts"})
 # Sort keys of the API -> indexed fields; the code (unique) breaks ties.
 SORT_FIELDS = {"code": "code", "name": "name_sort", "created_at": "created_at",
                "updated_at": "updated_at", "customers_count": "customers_count",
@@ -127,16 +127,21 @@ class SegmentStore:
                 base = fresh
         raise Conflict(f"Segment {code!r} is being changed too often; retry.")
 
-    def set_state(self, code: str, refresh: str | None = None, **state: Any) -> dict:
+    def set_state(self, code: str, refresh: str | None = None,
+                  when: Callable[[dict], bool] | None = None, **state: Any) -> dict | None:
         """Record engine state (STATE_FIELDS only) under OCC with retries; never loses an edit.
 
-        Raises NotFound if the segment was deleted meanwhile, Conflict if retries run out.
+        `when(current)` false: nothing is written and None returned (checked on the very
+        version the write is conditional on). Raises NotFound if the segment was deleted
+        meanwhile, Conflict if retries run out.
         """
         unknown = set(state) - STATE_FIELDS
         if unknown:
             raise ValueError(f"not engine state: {sorted(unknown)}")
         for _ in range(self.occ_retries):
             current = self.read(code)
+            if when is not None and not when(current.doc):
+                return None
             try:
                 return self.write(code, {**current.doc, **state}, current, refresh)
             except Conflict:
@@ -168,7 +173,7 @@ def new_document(data: Mapping[str, Any], actor: str | None) -> dict:
     return {**data, "locked": data["type"] == "static",
             "members_count": _members_count(members) if members else None,
             "members_not_found": None, "customers_count": 0, "status": "pending",
-            "last_error": None, "last_formed_at": None, "next_run_at": None,
+            "last_error": None, "failed_attempts": 0, "last_formed_at": None, "next_run_at": None,
             "created_at": now, "updated_at": now, "created_by": actor}
 
 

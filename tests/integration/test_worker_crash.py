@@ -1,5 +1,5 @@
-"""A worker killed with SIGKILL in the middle of a formation: the job is retried promptly
-(workers.recovery) and the end state is exactly right."""
+"""A worker killed with SIGKILL in the middle of a formation: the job is noticed promptly
+(workers.recovery), the formation's record queues it again, and the end state is exact."""
 from __future__ import annotations
 
 import os
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rq.job import Job
 
+from segsearch.segments.jobs import drain
 from workers.recovery import recover_abandoned
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,8 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_sigkill_mid_formation_is_retried_and_exact(api, feed, prefix):
     from tests.conftest import ES_URL, REDIS_URL
-    env = {**os.environ, "ES_URL": ES_URL, "REDIS_URL": REDIS_URL, "SEGSEARCH_INDEX_PREFIX": prefix}
+    env = {**os.environ, "ES_URL": ES_URL, "REDIS_URL": REDIS_URL, "SEGSEARCH_INDEX_PREFIX": prefix,
+           "SEGSEARCH_FORMATION_RETRY_SECONDS": "1"}
     feed.import_dataset(customers=[{"id": f"c{i:05d}", "city": "Moscow" if i % 2 else "Kazan"}
                                    for i in range(N)])
     svc = api.app.extensions["segsearch"]
@@ -57,6 +59,9 @@ def test_sigkill_mid_formation_is_retried_and_exact(api, feed, prefix):
         assert 0 < partial < N // 2, "the kill should land mid-formation"
         started = time.monotonic()
         assert recover_abandoned(svc.queue, svc.redis) == [job_id]
+        # The formation's record outlives its job: the scheduler's drain queues it again
+        # (same job id) once the attempt's lease (1 s here) has run out.
+        assert wait_for(lambda: drain(svc), 10, "the record to be due") == ["moscow"]
         worker = start_worker(env)
         wait_for(lambda: str(Job.fetch(job_id, connection=svc.redis).get_status(refresh=True).value)
                  == "finished", 120, "the retried job to finish")
