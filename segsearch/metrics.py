@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -59,7 +59,7 @@ class RedisFigures(Collector):
 
     def collect(self) -> Iterable[Any]:
         try:
-            raw = self.redis.hgetall(_key(self.prefix))
+            raw = cast(dict, self.redis.hgetall(_key(self.prefix)))
             depths = {"queued": self.queue.count,
                       "started": StartedJobRegistry(queue=self.queue).count,
                       "scheduled": ScheduledJobRegistry(queue=self.queue).count,

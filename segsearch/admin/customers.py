@@ -49,7 +49,7 @@ def members(code: str) -> ResponseReturnValue:
     svc = services()
     page = roster.list_customers(svc.es, svc.indices, args)
     q = request.args.get("q", "").strip()
-    keep = {"q": q} if q and not error else {}
+    keep: dict[str, Any] = {"q": q} if q and not error else {}
     next_url = url_for("admin.members", code=code, cursor=page["next_cursor"], **keep) \
         if page["next_cursor"] else None
     first_url = url_for("admin.members", code=code, **keep) if request.args.get("cursor") else None

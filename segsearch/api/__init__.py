@@ -8,8 +8,7 @@ from segsearch.api import errors
 
 
 def register_api(app: Flask) -> Api:
-    from segsearch.api import customers, feed, health, membership, rules, segments
-    from segsearch.api import analytics, metrics, notify
+    from segsearch.api import analytics, customers, feed, health, membership, metrics, notify, rules, segments
 
     app.config.update(
         API_TITLE="segsearch", API_VERSION="v1", OPENAPI_VERSION="3.0.3",

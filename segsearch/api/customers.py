@@ -15,8 +15,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from segsearch.api.security import refresh_arg, requires
 from segsearch.api.views import customer_out
 from segsearch.extensions import services
-from segsearch.segments.export import export_csv
 from segsearch.segments import roster
+from segsearch.segments.export import export_csv
 from segsearch.segments.store import SegmentStore
 from segsearch.segments.user_groups import set_manual
 

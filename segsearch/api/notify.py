@@ -14,9 +14,17 @@ from segsearch.api.security import refresh_arg, requires
 from segsearch.extensions import services
 from segsearch.notify import mail
 from segsearch.notify.notifications import NotificationStore, SettingsStore
-from segsearch.notify.schemas import (NotificationListArgs, NotificationOut, NotificationPage,
-                                      NotificationSettingsIn, NotificationSettingsOut,
-                                      PageArgs, WebhookCreate, WebhookOut, WebhookPage)
+from segsearch.notify.schemas import (
+    NotificationListArgs,
+    NotificationOut,
+    NotificationPage,
+    NotificationSettingsIn,
+    NotificationSettingsOut,
+    PageArgs,
+    WebhookCreate,
+    WebhookOut,
+    WebhookPage,
+)
 from segsearch.notify.webhooks import WebhookStore, public
 
 blp = Blueprint("notify", __name__, url_prefix="/api/v1",

@@ -19,8 +19,7 @@ from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.explain import ExplainService
 from segsearch.segments.insight_schemas import ExplainArgs, ExplainOut, OverlapArgs, OverlapOut
 from segsearch.segments.overlap import overlap
-from segsearch.segments.schemas import (SegmentCreate, SegmentListArgs, SegmentOut, SegmentPage,
-                                        SegmentPatch)
+from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentOut, SegmentPage, SegmentPatch
 from segsearch.segments.service import SegmentService
 from segsearch.segments.store import SegmentStore
 

@@ -30,7 +30,7 @@ class Catalog:
     # -- product groups ------------------------------------------------------------
     def parents(self) -> dict[str, str | None]:
         res = self.es.search(index=self.indices.product_groups, size=MAX_TERMS,
-                             _source=["parent_id"], query={"match_all": {}})
+                             source={"includes": ["parent_id"]}, query={"match_all": {}})
         return {h["_id"]: h["_source"].get("parent_id") for h in res["hits"]["hits"]}
 
     def put_group(self, group_id: str, data: Any, refresh: str | None = None) -> tuple[dict, list[str]]:
@@ -48,7 +48,7 @@ class Catalog:
 
     def _reclose_products(self, parents: dict[str, str | None]) -> list[str]:
         changed, actions = [], []
-        for hit in helpers.scan(self.es, index=self.indices.products, _source=["groups", "group_closure"]):
+        for hit in helpers.scan(self.es, index=self.indices.products, source=["groups", "group_closure"]):
             closure = derive.group_closure(hit["_source"].get("groups", []), parents)
             if closure != hit["_source"].get("group_closure"):
                 changed.append(hit["_id"])
@@ -83,12 +83,12 @@ class Catalog:
     def closures(self, product_ids: Iterable[str] | None) -> dict[str, list[str]]:
         """product id -> its groups with ancestors (all products when ids is None)."""
         if product_ids is None:
-            hits = helpers.scan(self.es, index=self.indices.products, _source=["group_closure"])
+            hits = helpers.scan(self.es, index=self.indices.products, source=["group_closure"])
             return {h["_id"]: h["_source"].get("group_closure", []) for h in hits}
         ids = list(product_ids)
         if not ids:
             return {}
-        docs = self.es.mget(index=self.indices.products, ids=ids, _source=["group_closure"])["docs"]
+        docs = self.es.mget(index=self.indices.products, ids=ids, source=["group_closure"])["docs"]
         return {d["_id"]: d["_source"].get("group_closure", []) for d in docs if d.get("found")}
 
     # -- custom fields -------------------------------------------------------------

@@ -8,11 +8,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-
 from typing import Any
 
-from marshmallow import (RAISE, Schema, ValidationError, fields, post_load,
-                         validate, validates_schema)
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 ID = validate.Length(min=1, max=128)
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

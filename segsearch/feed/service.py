@@ -164,7 +164,7 @@ class Feed:
     def rederive_for_products(self, product_ids: Iterable[str], progress=None) -> int:
         """Recompute the product groups of every customer who bought one of the products."""
         ids = list(product_ids)
-        hits = helpers.scan(self.es, index=self.indices.customers, _source=False,
+        hits = helpers.scan(self.es, index=self.indices.customers, source=False,
                             query={"query": {"terms": {"products": ids}}})
         customer_ids = [h["_id"] for h in hits]
         closures = self.catalog.closures(None)

@@ -28,6 +28,7 @@ Why this loses nothing:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import cast
 
 from redis import Redis
 
@@ -123,7 +124,7 @@ class PendingChanges:
 
     def size(self) -> int:
         """How many customers wait (leased ones included)."""
-        return int(self.redis.zcard(self.pending))
+        return int(cast(int, self.redis.zcard(self.pending)))
 
     def take(self, limit: int, lease_seconds: float) -> Taken:
         """Lease up to `limit` waiting ids nobody else holds, oldest first."""
@@ -150,7 +151,7 @@ class PendingChanges:
 
     def deferred_codes(self) -> list[str]:
         """Segments with customers waiting for the end of their formation."""
-        return sorted(_text(c) for c in self.redis.smembers(self.deferred))
+        return sorted(_text(c) for c in cast(set, self.redis.smembers(self.deferred)))
 
     def undefer(self, code: str) -> int:
         """The formation of `code` has ended: mark its deferred customers; how many."""

@@ -195,7 +195,7 @@ class Follower:
         """Every segment document (imported lists left out) with its version."""
         self.es.indices.refresh(index=self.indices.segments)  # small: see the latest edits
         hits = helpers.scan(self.es, index=self.indices.segments, query={"query": {"match_all": {}}},
-                            _source_excludes=["members"])
+                            source_excludes=["members"])
         return {h["_id"]: (h["_source"], version_of(h["_source"])) for h in hits}
 
     def _live(self, segments: Mapping[str, tuple[dict, str]]) -> list[Live]:
@@ -226,7 +226,7 @@ class Follower:
         should = [{"bool": {"filter": [seg.query], "_name": NAME + seg.code}} for seg in live]
         query = {"bool": {"filter": [{"ids": {"values": ids}}], "should": should}}
         res = self.es.search(index=self.indices.customers, query=query, size=len(ids),
-                             _source=MEMBERSHIP, track_total_hits=False)
+                             source={"includes": MEMBERSHIP}, track_total_hits=False)
         docs, matched = {}, {}
         for hit in res["hits"]["hits"]:
             docs[hit["_id"]] = hit.get("_source") or {}
@@ -235,7 +235,7 @@ class Follower:
         return docs, matched
 
     def _write(self, plans: Mapping[str, tuple[set[str], set[str]]],
-               granted: Mapping[str, str | None]) -> tuple[dict[str, tuple[set[str], set[str]]], dict[str, str]]:
+               granted: Mapping[str, str | None]) -> tuple[dict[str, tuple[set[str], set[str]]], Mapping[str, str]]:
         """Apply the plans under OCC; (what really moved per customer, the failed ids)."""
         moved: dict[str, tuple[set[str], set[str]]] = {}
 
@@ -282,7 +282,7 @@ class Follower:
         if not live:
             return False, []
         docs = self.es.mget(index=self.indices.segments, ids=[s.code for s in live],
-                            _source_excludes=["members"])["docs"]
+                            source_excludes=["members"])["docs"]
         changed, forming = False, []
         for seg, doc in zip(live, docs):
             if not doc.get("found"):
@@ -303,7 +303,7 @@ class Follower:
         if not codes:
             return 0
         if statuses is None:
-            docs = self.es.mget(index=self.indices.segments, ids=codes, _source_includes=["status"])["docs"]
+            docs = self.es.mget(index=self.indices.segments, ids=codes, source_includes=["status"])["docs"]
             statuses = {d["_id"]: d["_source"].get("status") for d in docs if d.get("found")}
         return sum(self.pending.undefer(code) for code in codes if statuses.get(code) != "forming")
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from .fields import FieldDef
 from .validation import RuleError
 
-MATCH_ALL = {"match_all": {}}  # compared against, never returned (callers may mutate)
+MATCH_ALL: dict[str, dict] = {"match_all": {}}  # compared against, never returned (callers may mutate)
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,8 @@ def _day_start(day: date | None, tz: ZoneInfo) -> str | None:
 def _days_range(fdef: FieldDef, first: date | None, last: date | None, ctx: _Ctx) -> dict:
     """Values whose calendar day lies in [first, last] (either end may be open)."""
     if fdef.type == "datetime":
-        return _datetime_days(fdef.path, first, last, ctx)
-    return _bounded(fdef.path, gte=_iso(first), lte=_iso(last))
+        return _datetime_days(fdef.es_path, first, last, ctx)
+    return _bounded(fdef.es_path, gte=_iso(first), lte=_iso(last))
 
 
 def _datetime_days(path: str, first: date | None, last: date | None, ctx: _Ctx) -> dict:
@@ -148,7 +148,7 @@ def _age_range(fdef: FieldDef, lo: int | None, hi: int | None, ctx: _Ctx) -> dic
     # today-(hi+1) years. Completed years, computed at `today`.
     latest = None if lo is None else _years_before(ctx.today, lo)
     earliest = None if hi is None else _years_before(ctx.today, hi + 1)
-    return _bounded(fdef.path, gt=_iso(earliest), lte=_iso(latest))
+    return _bounded(fdef.es_path, gt=_iso(earliest), lte=_iso(latest))
 
 
 # --- operators ---------------------------------------------------------------------------
@@ -168,11 +168,11 @@ def _in(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
 
 
 def _exists_op(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
-    return _exists(fdef.path)
+    return _exists(fdef.es_path)
 
 
 def _missing(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
-    return _not(_exists(fdef.path))
+    return _not(_exists(fdef.es_path))
 
 
 def _is(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
@@ -180,7 +180,7 @@ def _is(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
 
 
 def _number_between(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
-    return _bounded(fdef.path, gte=cond.get("from"), lte=cond.get("to"))
+    return _bounded(fdef.es_path, gte=cond.get("from"), lte=cond.get("to"))
 
 
 def _age_between(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
@@ -189,7 +189,7 @@ def _age_between(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
 
 def _date_between(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
     if cond.get("ignore_year"):
-        return _month_day_range(fdef.md_path, _month_day(cond["from"]), _month_day(cond["to"]))
+        return _month_day_range(fdef.es_md_path, _month_day(cond["from"]), _month_day(cond["to"]))
     return _days_range(fdef, _parse(cond.get("from")), _parse(cond.get("to")), ctx)
 
 
@@ -197,7 +197,8 @@ def _date_relative(cond: dict, fdef: FieldDef, ctx: _Ctx) -> dict:
     first = _shift(ctx.today, cond.get("from_days"))
     last = _shift(ctx.today, cond.get("to_days"))
     if cond.get("ignore_year"):  # validated: both ends given, span under a year
-        return _month_day_range(fdef.md_path, _month_day(first), _month_day(last))
+        assert first is not None and last is not None
+        return _month_day_range(fdef.es_md_path, _month_day(first), _month_day(last))
     return _days_range(fdef, first, last, ctx)
 
 
@@ -241,7 +242,7 @@ ORDER_DATE = FieldDef(
 
 def _where(where: Mapping, ctx: _Ctx) -> list[dict]:
     """Filters on one nested order; [] when nothing narrows the orders."""
-    clauses = [{"terms": {ORDER_TERMS[k]: where[k]}} for k in ORDER_TERMS if where.get(k)]
+    clauses: list[dict | None] = [{"terms": {ORDER_TERMS[k]: where[k]}} for k in ORDER_TERMS if where.get(k)]
     total = where.get("total") or {}
     clauses.append(_range("orders.total", gte=total.get("from"), lte=total.get("to")))
     clauses.append(_created(where.get("created"), ctx))

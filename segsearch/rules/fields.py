@@ -52,6 +52,20 @@ class FieldDef:
     md_path: str | None = None  # date fields: month*100+day, for ignore_year
     values: tuple[str, ...] | None = None  # enumerations for the editor (sex, type)
 
+    @property
+    def es_path(self) -> str:
+        """The path, for operators that only exist on indexed fields (the catalogue's job)."""
+        if self.path is None:
+            raise ValueError(f"field {self.code!r} has no index path")
+        return self.path
+
+    @property
+    def es_md_path(self) -> str:
+        """The month-day ordinal path of a date field (ignore_year operators only)."""
+        if self.md_path is None:
+            raise ValueError(f"field {self.code!r} has no month-day path")
+        return self.md_path
+
     def to_json(self) -> dict:
         """The public shape served by ``GET /api/v1/fields`` (no ES internals)."""
         return {

@@ -141,8 +141,8 @@ BETWEEN_MIN_MAX = "must be between {min} and {max}"
 
 def _schema(name: str, declared: dict[str, fields.Field], *checks: Check) -> type[Schema]:
     # from_dict because operand names like "from" cannot be class attributes.
-    cls = _Strict.from_dict(declared, name=name)
-    cls.checks = checks
+    cls = _Strict.from_dict(dict(declared), name=name)
+    setattr(cls, "checks", checks)  # noqa: B010  (read by _Strict's validator)
     return cls
 
 
@@ -266,7 +266,7 @@ class ByOp(fields.Field):
         if not isinstance(value, dict):
             raise ValidationError("must be an object")
         op = value.get("op")
-        if op not in self.schemas:
+        if not isinstance(op, str) or op not in self.schemas:
             raise ValidationError({"op": [f"must be one of: {', '.join(self.schemas)}"]})
         operands = {k: v for k, v in value.items() if k != "op"}
         return {"op": op, **self.schemas[op]().load(operands)}

@@ -191,7 +191,7 @@ def pick_segments(stored: Sequence[Mapping], codes: Sequence[str] | None) -> lis
 def run(es: Elasticsearch, index: str, segments: Sequence[Mapping], period: Period) -> dict:
     """One request to the node; the shaped answer with `took_ms`."""
     res = es.search(index=index, **analytics_body([s["code"] for s in segments], period))
-    answer = shape(res, segments, period)
+    answer = shape(res.body, segments, period)
     answer["took_ms"] = res["took"]
     return answer
 

@@ -45,14 +45,14 @@ class SegmentDeps:
         out: Graph = {}
         for start in range(0, len(codes), MGET_CHUNK):
             docs = self.es.mget(index=self.index, ids=codes[start:start + MGET_CHUNK],
-                                _source_includes=["rule"])["docs"]
+                                source_includes=["rule"])["docs"]
             out.update({d["_id"]: frozenset(segment_refs(d["_source"].get("rule")))
                         for d in docs if d.get("found")})
         return out
 
     def graph(self) -> Graph:
         """The whole graph (every segment, refs or not): for ordering propagation."""
-        hits = helpers.scan(self.es, index=self.index, _source=["rule"], preserve_order=False,
+        hits = helpers.scan(self.es, index=self.index, source=["rule"], preserve_order=False,
                             query={"query": {"match_all": {}}})
         return {h["_id"]: frozenset(segment_refs(h["_source"].get("rule"))) for h in hits}
 

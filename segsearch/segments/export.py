@@ -10,11 +10,10 @@ fetched). The PIT is closed in the generator's
 """
 from __future__ import annotations
 
-import re
-
 import csv
 import io
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -55,7 +54,7 @@ def export_csv(es: Elasticsearch, index: str, code: str, page_size: int = PAGE) 
     return _prepend(header, rows)
 
 
-def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
+def _prepend(first: str, rest: Generator[str, None, None]) -> Iterator[str]:
     try:
         yield first
         yield from rest
@@ -63,7 +62,7 @@ def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
         rest.close()  # also when closed at `yield first`, before `yield from` began
 
 
-def _member_csv(es: Elasticsearch, index: str, code: str, page_size: int) -> Iterator[str]:
+def _member_csv(es: Elasticsearch, index: str, code: str, page_size: int) -> Generator[str, None, None]:
     reader = _PageReader(es, index, {"term": {"segments": code}}, page_size)  # opens the PIT
     try:
         yield _csv_chunk([COLUMNS])
@@ -97,9 +96,10 @@ class _PageReader:
                 yield hits
 
     def _fetch(self, after: list | None) -> list[dict]:
-        extra = {"search_after": after} if after else {}
+        extra: dict[str, Any] = {"search_after": after} if after else {}
         res = self.es.search(pit={"id": self.pit, "keep_alive": KEEP_ALIVE}, query=self.query,
-                             size=self.page_size, sort=[{"_shard_doc": "asc"}], _source=SOURCE,
+                             size=self.page_size, sort=[{"_shard_doc": "asc"}],
+                             source={"includes": SOURCE},
                              track_total_hits=False, **extra)
         self.pit = res.get("pit_id", self.pit)  # Elasticsearch may hand out a renewed id
         return res["hits"]["hits"]

@@ -29,11 +29,11 @@ def not_found(es: Elasticsearch, index: str, members: Mapping[str, list]) -> int
     emails = {e.lower() for e in members.get("emails") or []}
     found_ids: set[str] = set()
     if ids:
-        docs = es.mget(index=index, ids=ids, _source=False)["docs"]
+        docs = es.mget(index=index, ids=ids, source=False)["docs"]
         found_ids = {d["_id"] for d in docs if d.get("found")}
     found_emails: set[str] = set()
     if emails:
-        hits = helpers.scan(es, index=index, _source=["email_lc"],
+        hits = helpers.scan(es, index=index, source=["email_lc"],
                             query={"query": {"terms": {"email_lc": sorted(emails)}}})
         found_emails = {h["_source"].get("email_lc") for h in hits}
     return len(ids) - len(found_ids) + len(emails - found_emails)

@@ -13,7 +13,7 @@ queries run again, until they are empty (bounded passes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from elasticsearch import Elasticsearch
 
@@ -40,9 +40,9 @@ def iter_ids(es: Elasticsearch, index: str, query: dict) -> Iterator[str]:
     try:
         after = None
         while True:
-            kwargs = {"search_after": after} if after else {}
+            kwargs: dict[str, Any] = {"search_after": after} if after else {}
             res = es.search(pit={"id": pit, "keep_alive": "2m"}, query=query, size=PAGE,
-                            sort=[{"_shard_doc": "asc"}], _source=False, track_total_hits=False,
+                            sort=[{"_shard_doc": "asc"}], source=False, track_total_hits=False,
                             **kwargs)
             hits = res["hits"]["hits"]
             pit = res.get("pit_id", pit)
@@ -58,7 +58,7 @@ def iter_ids(es: Elasticsearch, index: str, query: dict) -> Iterator[str]:
 def user_groups_of(doc: Mapping, granted: Mapping[str, str | None]) -> dict:
     """The seeds' four rules: segment groups from every segment the customer is in,
     hand-assigned ones kept apart, user_groups their union, never a duplicate."""
-    segment_groups = sorted({granted[c] for c in doc.get("segments", []) if granted.get(c)})
+    segment_groups = sorted({g for c in doc.get("segments", []) if (g := granted.get(c))})
     manual = sorted(set(doc.get("manual_user_groups", [])))
     return {"segment_user_groups": segment_groups, "manual_user_groups": manual,
             "user_groups": sorted(set(segment_groups) | set(manual))}

@@ -20,7 +20,7 @@ AGG = "overlap"
 
 def unknown_codes(es: Elasticsearch, segments_index: str, codes: Sequence[str]) -> list[str]:
     """The codes that name no segment (real-time GETs: a segment just created counts)."""
-    docs = es.mget(index=segments_index, ids=list(codes), _source=False)["docs"]
+    docs = es.mget(index=segments_index, ids=list(codes), source=False)["docs"]
     found = {d["_id"] for d in docs if d.get("found")}
     return [code for code in codes if code not in found]
 
@@ -35,7 +35,7 @@ def check_codes(es: Elasticsearch, segments_index: str, codes: Sequence[str]) ->
 
 def overlap_query(codes: Sequence[str]) -> dict:
     """The search body: members of any of `codes`, a bucket per code and per pair."""
-    filters = {code: {"term": {"segments": code}} for code in codes}
+    filters: dict[str, dict] = {code: {"term": {"segments": code}} for code in codes}
     filters.update({_pair(a, b): {"bool": {"filter": [filters[a], filters[b]]}}
                     for a, b in combinations(codes, 2)})
     return {"size": 0, "track_total_hits": True, "query": {"terms": {"segments": list(codes)}},

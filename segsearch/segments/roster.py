@@ -63,7 +63,7 @@ def list_customers(es: Elasticsearch, indices: Indices, args: Mapping[str, Any])
     extra = {"search_after": args["cursor"]} if args.get("cursor") else {}
     res = es.search(index=indices.customers, query={"bool": {"filter": customer_filters(args)}},
                     sort=[{"id": "asc"}], size=size + 1, track_total_hits=True,
-                    _source={"excludes": ["orders"]},  # the list is the light view
+                    source={"excludes": ["orders"]},  # the list is the light view
                     **extra)
     hits = res["hits"]["hits"]
     more = len(hits) > size

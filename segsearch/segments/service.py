@@ -25,8 +25,8 @@ from marshmallow import ValidationError
 
 from segsearch.clock import now_iso
 from segsearch.errors import Conflict, Invalid, flatten
-from segsearch.segments.schemas import shape_errors, window_error
 from segsearch.segments.members import not_found
+from segsearch.segments.schemas import shape_errors, window_error
 from segsearch.segments.store import SegmentStore, new_document
 
 OnChange = Callable[[str, str], None]

@@ -8,7 +8,8 @@ from segsearch.feed.service import Feed
 def set_manual(feed: Feed, customer_id: str, group: str, assigned: bool,
                refresh: str | None = None) -> dict:
     """Assign or remove a hand-assigned group; a group a segment grants stays in user_groups."""
-    def mutate(doc: dict) -> dict:
+    def mutate(doc: dict | None) -> dict:
+        doc = doc or {}
         manual = set(doc.get("manual_user_groups", []))
         (manual.add if assigned else manual.discard)(group)
         # Segment-granted groups are the membership engine's; only the union changes here.

@@ -80,7 +80,8 @@ def test_follower_killed_mid_batch_loses_no_change(api, prefix, monkeypatch):
             os.killpg(follower.pid, signal.SIGTERM)
             follower.wait(timeout=30)
     svc.es.indices.refresh(index=svc.indices.customers)
-    count = lambda q: svc.es.count(index=svc.indices.customers, query=q)["count"]
+    def count(q):
+        return svc.es.count(index=svc.indices.customers, query=q)["count"]
     assert count({"bool": {"filter": [IS_MOSCOW], "must_not": [MEMBER]}}) == 0
     assert count({"bool": {"filter": [MEMBER], "must_not": [IS_MOSCOW]}}) == 0
     assert count({"term": {"user_groups": "M"}}) == N // 2
