@@ -2,15 +2,18 @@
 
 RQ notices an abandoned job only when its started-registry entry expires
 (job_monitoring_interval + 60 s) and a worker's periodic maintenance runs (every 10
-minutes by default). On this deployment every worker runs on the scheduler's host, so
-the scheduler checks each started job's worker directly: a worker whose heartbeat key is
-gone, or whose pid on this host is dead, has abandoned its job, which is then retried
-(the job keeps its id and its retries) or failed. The scheduler runs this every few seconds.
+minutes by default). The scheduler checks each started job's worker directly, every few
+seconds: a worker whose registration is gone has abandoned its job; so has one on this
+host whose pid is dead; and so has one on another host whose job stopped beating (its
+worker refreshes the job's heartbeat every HEARTBEAT_SECONDS while it runs, see
+workers/worker.py) for SILENCE_SECONDS. Such a job is retried (it keeps its id and its
+retries) or failed.
 """
 from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime, timezone
 
 from redis import Redis
 from rq import Queue, Worker
@@ -18,12 +21,21 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.worker import BaseWorker
 
+HEARTBEAT_SECONDS = 5  # a working worker refreshes its job's heartbeat this often
+SILENCE_SECONDS = 30  # a job on another host that has not beaten for this long is abandoned
 
-def _alive(worker: BaseWorker | None) -> bool:
+
+def _alive(worker: BaseWorker | None, job: Job, now: datetime | None = None) -> bool:
     if worker is None:
         return False
     if worker.hostname != socket.gethostname() or not worker.pid:
-        return True  # another host: leave it to RQ's own expiry
+        # Another host: its pid means nothing here, so the job's heartbeat decides.
+        beat = job.last_heartbeat or job.started_at
+        if beat is None:
+            return True
+        if beat.tzinfo is None:
+            beat = beat.replace(tzinfo=timezone.utc)
+        return ((now or datetime.now(timezone.utc)) - beat).total_seconds() < SILENCE_SECONDS
     try:
         os.kill(worker.pid, 0)
     except ProcessLookupError:
@@ -41,7 +53,7 @@ def recover_abandoned(queue: Queue, connection: Redis) -> list[str]:
         job = Job.fetch(job_id, connection=connection)
         worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + (job.worker_name or ""),
                                     connection=connection) if job.worker_name else None
-        if _alive(worker):
+        if _alive(worker, job):
             continue
         with connection.pipeline() as pipe:
             registry.remove(job, pipeline=pipe)

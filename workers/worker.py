@@ -8,6 +8,7 @@ after a pause (1 s, doubling to 30 s) until Redis answers again.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -16,6 +17,7 @@ from rq import Worker
 
 from segsearch import config as settings
 from workers.context import services_for
+from workers.recovery import HEARTBEAT_SECONDS
 
 log = logging.getLogger("segsearch.worker")
 MAX_PAUSE = 30.0
@@ -36,7 +38,11 @@ def main() -> None:
     pause = 1.0
     while not _stop.is_set():
         try:
-            worked = StoppableWorker([svc.queue], connection=svc.redis).work(with_scheduler=True)
+            worker = StoppableWorker([svc.queue], connection=svc.redis,
+                                     job_monitoring_interval=HEARTBEAT_SECONDS)
+            # A host name shared by several machines (containers) can be made unique here.
+            worker.hostname = os.environ.get("SEGSEARCH_WORKER_HOST") or worker.hostname
+            worked = worker.work(with_scheduler=True)
             pause = 1.0 if worked else pause
         except RedisError as err:
             log.error("worker stopped by a Redis error (%s: %s)", type(err).__name__, err)
