@@ -4,12 +4,15 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from rq import Worker
 
+from segsearch.api import docs
 from segsearch.extensions import services
 
 blp = Blueprint("health", __name__, url_prefix="/", description="Liveness of the parts")
 
 
 @blp.route("/healthz")
+@blp.alt_response(200, schema=docs.Health, description="every part is up", success=True)
+@blp.alt_response(503, schema=docs.Health, description="the failing part is named")
 @blp.doc(security=[])
 def healthz():
     svc = services()

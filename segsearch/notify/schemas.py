@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, post_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
+from segsearch import limits
 from segsearch.notify.events import EVENT_TYPES
 from segsearch.notify.paging import Cursor
 
@@ -56,11 +57,25 @@ class WebhookPage(Schema):
     total = fields.Integer()
 
 
+class AtIdCursor(Cursor):
+    """A cursor of a list sorted by a date, then an id: [epoch millis, id]. Anything else
+    is forged or garbled (a 422 here, not an Elasticsearch parse error)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        after = super()._deserialize(value, attr, data, **kwargs)
+        millis, ident = (after + [None, None])[:2] if len(after) == 2 else (None, None)
+        if not (isinstance(millis, int) and not isinstance(millis, bool)
+                and limits.INT64_MIN <= millis <= limits.INT64_MAX
+                and isinstance(ident, str) and len(ident) <= limits.MAX_KEYWORD_CHARS):
+            raise ValidationError("Not a valid cursor.")
+        return after
+
+
 class PageArgs(Schema):
     """?page_size= (1..1000) and ?cursor= of a list."""
 
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
-    cursor = Cursor(load_default=None)
+    cursor = AtIdCursor(load_default=None)
 
 
 class NotificationListArgs(PageArgs):
@@ -99,7 +114,8 @@ class NotificationSettingsIn(Schema):
 
     in_app = fields.Boolean(**_strict_bool)
     email = fields.Boolean(**_strict_bool)
-    email_address = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    email_address = fields.Email(allow_none=True,
+                                 validate=validate.Length(max=limits.MAX_EMAIL_CHARS))
 
 
 class NotificationSettingsOut(Schema):
