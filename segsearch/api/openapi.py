@@ -12,7 +12,9 @@ from typing import Any
 from apispec import BasePlugin
 
 from segsearch.api.path_ids import EXTERNAL_IDS, LABELS
+from segsearch.feed.schemas import CODE_RE as CUSTOM_FIELD_CODE
 from segsearch.limits import ID_PATTERN, ID_RULE, MAX_USER_GROUP_CHARS
+from segsearch.segments.schemas import CODE_RE as SEGMENT_CODE
 
 # Status -> flask-smorest's response component of that name (the error schema).
 _AROUND_EVERY_VIEW = {"401": "UNAUTHORIZED", "403": "FORBIDDEN",
@@ -30,10 +32,21 @@ class ErrorResponses(BasePlugin):
         for parameter in parameters or []:
             if not isinstance(parameter, dict) or parameter.get("in") != "path":
                 continue
-            if parameter.get("name") in EXTERNAL_IDS:
+            name = str(parameter.get("name"))
+            if name in EXTERNAL_IDS:
                 parameter["schema"] = {"type": "string", "pattern": ID_PATTERN}
                 parameter["description"] = ID_RULE
-            elif parameter.get("name") in LABELS:
+            elif name.endswith("_id"):
+                # Ids segsearch makes (jobs, webhooks, notifications, tokens) fit the
+                # alphabet too; an unknown one is a 404.
+                parameter["schema"] = {"type": "string", "pattern": ID_PATTERN}
+                parameter["description"] = "an id returned by the API"
+            elif name == "code":
+                # A custom field's code or a segment's code: each has its own pattern.
+                custom = (path or "").startswith("/api/v1/custom-fields")
+                pattern = CUSTOM_FIELD_CODE.pattern if custom else SEGMENT_CODE.pattern
+                parameter["schema"] = {"type": "string", "pattern": pattern}
+            elif name in LABELS:
                 parameter["schema"] = {"type": "string", "minLength": 1,
                                        "maxLength": MAX_USER_GROUP_CHARS}
 

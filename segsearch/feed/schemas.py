@@ -97,7 +97,7 @@ class CustomerSchema(StrictSchema):
     email = fields.Email(allow_none=True, validate=validate.Length(max=limits.MAX_EMAIL_CHARS))
     phone = fields.String(allow_none=True, validate=validate.Length(max=64))
     sex = fields.String(allow_none=True, validate=validate.OneOf(["male", "female"]))
-    birthday = fields.Date(allow_none=True, format="%Y-%m-%d")
+    birthday = fields.Date(allow_none=True)  # ISO YYYY-MM-DD ("format: date" in OpenAPI)
     city = fields.String(allow_none=True, validate=validate.Length(max=256))
     country = fields.String(allow_none=True, validate=validate.Length(max=256))
     store = fields.String(allow_none=True, validate=validate.Length(max=256))
