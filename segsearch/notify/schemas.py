@@ -1,6 +1,7 @@
 """Marshmallow schemas of the webhooks, notifications and settings API."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -57,16 +58,27 @@ class WebhookPage(Schema):
     total = fields.Integer()
 
 
+def _is_instant(value: Any) -> bool:
+    """A date sort value: epoch milliseconds (what Elasticsearch returns) or ISO text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return limits.INT64_MIN <= value <= limits.INT64_MAX
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 class AtIdCursor(Cursor):
-    """A cursor of a list sorted by a date, then an id: [epoch millis, id]. Anything else
-    is forged or garbled (a 422 here, not an Elasticsearch parse error)."""
+    """A cursor of a list sorted by a date, then an id: [instant, id]. Anything else is
+    forged or garbled (a 422 here, not an Elasticsearch parse error)."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
         after = super()._deserialize(value, attr, data, **kwargs)
-        millis, ident = (after + [None, None])[:2] if len(after) == 2 else (None, None)
-        if not (isinstance(millis, int) and not isinstance(millis, bool)
-                and limits.INT64_MIN <= millis <= limits.INT64_MAX
-                and isinstance(ident, str) and len(ident) <= limits.MAX_KEYWORD_CHARS):
+        if not (len(after) == 2 and _is_instant(after[0]) and isinstance(after[1], str)
+                and len(after[1]) <= limits.MAX_KEYWORD_CHARS):
             raise ValidationError("Not a valid cursor.")
         return after
 

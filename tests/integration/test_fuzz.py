@@ -15,6 +15,7 @@ itself).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 
@@ -33,7 +34,8 @@ from tests.conftest import ADMIN_TOKEN
 # schemathesis 3.x warns about jsonschema's RefResolver: not ours to fix.
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-EXAMPLES = 5  # per operation and generation mode
+# Per operation and generation mode. SEGSEARCH_FUZZ_EXAMPLES=50 digs deeper by hand.
+EXAMPLES = int(os.environ.get("SEGSEARCH_FUZZ_EXAMPLES", "5"))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance)
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
