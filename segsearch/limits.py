@@ -28,8 +28,8 @@ MAX_EMAIL_CHARS = 320  # RFC 5321: 64 local + @ + 255 domain
 # safe in a URL path, a CSV cell and a log line. The first character is a letter or a
 # digit, so no id starts with "=", "+", "-" or "@" (spreadsheet formulas) nor with "_"
 # (Elasticsearch and our own routes, e.g. /customers/_bulk).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-ID_RE = re.compile(ID_PATTERN)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"  # as OpenAPI shows it
+ID_RE = re.compile(ID_PATTERN)  # always used with fullmatch: "$" also matches before a "\n"
 ID_RULE = ("1 to 128 characters: ASCII letters, digits and . _ : @ -, "
            "starting with a letter or a digit")
 
@@ -79,12 +79,22 @@ def check_day(day: date) -> date:
 
 def is_id(value: Any) -> bool:
     """Whether `value` is an id of the id alphabet."""
-    return isinstance(value, str) and ID_RE.match(value) is not None
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 # -- marshmallow validators -----------------------------------------------------------------
+class FullRegexp(validate.Regexp):
+    """validate.Regexp over the whole value: with re.match, "^a$" accepts "a\n".
+    (apispec still reads `.regex.pattern` into the OpenAPI document.)"""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def id_field_validator() -> validate.Validator:
-    return validate.Regexp(ID_RE, error="Not a valid id: " + ID_RULE + ".")
+    return FullRegexp(ID_RE, error="Not a valid id: " + ID_RULE + ".")
 
 
 def keyword(min_chars: int = 0, max_chars: int = MAX_KEYWORD_CHARS) -> validate.Validator:

@@ -209,7 +209,7 @@ class ProductGroupSchema(StrictSchema):
 
 
 class CustomFieldSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Regexp(CODE_RE))
+    code = fields.String(required=True, validate=limits.FullRegexp(CODE_RE))
     label = fields.String(required=True, validate=validate.Length(min=1, max=256))
     type = fields.String(required=True, validate=validate.OneOf(CUSTOM_TYPES))
 
@@ -233,7 +233,7 @@ class ProductGroupBody(ProductGroupSchema):
 
 
 class CustomFieldBody(CustomFieldSchema):
-    code = fields.String(validate=validate.Regexp(CODE_RE),
+    code = fields.String(validate=limits.FullRegexp(CODE_RE),
                          metadata={"description": "the URL's code if given"})
 
 

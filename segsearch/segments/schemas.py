@@ -48,7 +48,7 @@ def _not_blank(value: str) -> None:
 
 
 def _code(value: str) -> None:
-    if not CODE_RE.match(value):
+    if not CODE_RE.fullmatch(value):
         raise ValidationError("Must match ^[a-z0-9][a-z0-9_-]{0,63}$.")
     if value in RESERVED_CODES:
         raise ValidationError(f"{value!r} is reserved.")
