@@ -273,8 +273,10 @@ def _after_fits(sort: str, after: Any) -> bool:
     first = after[0]
     if key in _STRING_SORT_KEYS:
         return _is_keyword(first)
-    return (isinstance(first, int) and not isinstance(first, bool)
-            and limits.INT64_MIN <= first <= limits.INT64_MAX)
+    # customers_count is an "integer"; dates are epoch milliseconds in a long.
+    low, high = ((-limits.INT32_MAX - 1, limits.INT32_MAX) if key == "customers_count"
+                 else (limits.INT64_MIN, limits.INT64_MAX))
+    return isinstance(first, int) and not isinstance(first, bool) and low <= first <= high
 
 
 def _is_keyword(value: Any) -> bool:

@@ -236,6 +236,7 @@ def forged(payload) -> str:
 CURSORS = [
     "!!!", "bm90IGpzb24", forged({"sort": "-created_at", "after": ["zz", {"a": 1}]}),
     forged({"sort": "-created_at", "after": [10**30, "a"]}), forged(["x" * 40000, 1]),
+    forged({"sort": "customers_count", "after": [2**40, "a"]}),
     forged({"sort": "id", "after": ["x" * 40000]}), forged([[1], [2]]), forged([None, None]),
     forged({"sort": "-created_at", "after": []}), forged([[[[1]]]]),
     base64.urlsafe_b64encode(("[" * 5000 + "]" * 5000).encode()).decode(),
