@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import ValidationError, validate
@@ -63,9 +63,9 @@ DAY_RANGE_MESSAGE = f"Out of range: days from {MIN_DAY} to {MAX_DAY}."
 def to_utc(moment: datetime) -> datetime:
     """An aware or naive (taken as UTC) datetime in UTC; ValidationError outside years 1..9999."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:
         raise ValidationError(YEAR_RANGE_MESSAGE) from None
 

@@ -1,7 +1,7 @@
 """The limits table and the bounded JSON parser (pure)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from marshmallow import ValidationError
@@ -58,7 +58,7 @@ def test_utc_conversion_stays_in_years_1_to_9999():
     with pytest.raises(ValidationError):
         limits.to_utc(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))))
     assert limits.to_utc(datetime(1, 1, 1, 1, tzinfo=plus_one)).year == 1
-    assert limits.to_utc(datetime(2024, 1, 1)).tzinfo is timezone.utc
+    assert limits.to_utc(datetime(2024, 1, 1)).tzinfo is UTC
 
 
 def test_days_keep_a_margin():
