@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     # Upper bound of one bulk request body (items).
     "BULK_MAX_ITEMS": 5000,
+    # Largest request body accepted (bytes); a larger one is a 413 before it is read.
+    # 16 MiB holds a full 5000-item bulk of ordinary customers with room to spare.
+    "MAX_BODY_BYTES": 16 * 1024 * 1024,
     # Optimistic-concurrency retries for one customer document before giving up (409).
     "OCC_RETRIES": 20,
     # E-mail notifications: off while SMTP_HOST is unset (in-app notifications still work).
@@ -104,6 +107,8 @@ def validate(config: dict[str, Any]) -> None:
     parse_intervals(config["WEBHOOK_RETRY_INTERVALS"])  # raises for a malformed list
     if not 1 <= int(config["SHARDS"]) <= 1024 or not 0 <= int(config["REPLICAS"]) <= 16:
         raise ValueError("SEGSEARCH_SHARDS must be within 1..1024 and SEGSEARCH_REPLICAS within 0..16")
+    if int(config["MAX_BODY_BYTES"]) < 1024:
+        raise ValueError("SEGSEARCH_MAX_BODY_BYTES must be at least 1024")
     if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:
         raise ValueError("SEGSEARCH_WEBHOOK_BATCH_SIZE must be within 1..10000")
     if not 1 <= int(config["REALTIME_BATCH_SIZE"]) <= 5_000:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -12,9 +11,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
+from segsearch import bounded_json
+from segsearch.api import docs
 from segsearch.api.security import refresh_arg, requires
 from segsearch.api.views import customer_out
 from segsearch.extensions import services
+from segsearch.limits import MAX_KEYWORD_CHARS
 from segsearch.segments import roster
 from segsearch.segments.export import export_csv
 from segsearch.segments.store import SegmentStore
@@ -26,11 +28,15 @@ blp = Blueprint("customers", __name__, url_prefix="/api/v1", description="Custom
 @blp.route("/customers/<string:customer_id>/user-groups/<string:group>")
 class ManualUserGroup(MethodView):
     @requires("customers:write")
-    @blp.doc(summary="Assign a user group by hand")
+    @blp.alt_response(200, schema=docs.CustomerOut, success=True)
+    @blp.alt_response(404, response="NOT_FOUND", description="no such customer")
+    @blp.doc(summary="Assign a user group by hand (no body)")
     def post(self, customer_id: str, group: str):
         return customer_out(set_manual(services().feed, customer_id, group, True, refresh_arg()))
 
     @requires("customers:write")
+    @blp.alt_response(200, schema=docs.CustomerOut, success=True)
+    @blp.alt_response(404, response="NOT_FOUND", description="no such customer")
     @blp.doc(summary="Remove a hand-assigned user group (a segment may still grant it)")
     def delete(self, customer_id: str, group: str):
         return customer_out(set_manual(services().feed, customer_id, group, False, refresh_arg()))
@@ -46,8 +52,8 @@ class IdCursor(fields.String):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            decoded = json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
-        except (binascii.Error, ValueError):
+            decoded = bounded_json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
             raise ValidationError("Not a valid cursor.") from None
         if not (isinstance(decoded, dict) and decoded.get("sort") == "id"
                 and _is_one_id(decoded.get("after"))):
@@ -56,7 +62,8 @@ class IdCursor(fields.String):
 
 
 def _is_one_id(after: Any) -> bool:
-    return isinstance(after, list) and len(after) == 1 and isinstance(after[0], str)
+    return (isinstance(after, list) and len(after) == 1 and isinstance(after[0], str)
+            and len(after[0]) <= MAX_KEYWORD_CHARS)
 
 
 class CustomerListArgs(Schema):

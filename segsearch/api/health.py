@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 from rq import Worker
 
+from segsearch.api import docs
 from segsearch.extensions import Services, services
 
 blp = Blueprint("health", __name__, url_prefix="/", description="Liveness of the parts")
@@ -38,6 +39,8 @@ def redis_state(svc: Services) -> tuple[str, int]:
 
 
 @blp.route("/healthz")
+@blp.alt_response(200, schema=docs.Health, description="every part is up", success=True)
+@blp.alt_response(503, schema=docs.Health, description="the failing part is named")
 @blp.doc(security=[])
 def healthz():
     svc = services()

@@ -1,11 +1,12 @@
 """Formation jobs, history and dynamics over HTTP (CONTRACT section 4)."""
 from __future__ import annotations
 
-from flask import request
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from segsearch.api import docs
 from segsearch.api.security import requires
 from segsearch.errors import NotFound
 from segsearch.extensions import services
@@ -17,7 +18,9 @@ blp = Blueprint("membership", __name__, url_prefix="/api/v1", description="Forma
 
 @blp.route("/segments/<string:code>/recalculate", methods=["POST"])
 @requires("segments:write")
-@blp.doc(summary="Queue a formation now; 202 {job_id}")
+@blp.alt_response(202, schema=docs.JobQueued, success=True)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="Queue a formation now; 202 {job_id} (no body)")
 def recalculate(code: str):
     svc = services()
     SegmentStore(svc.es, svc.indices).get(code)  # 404 for an unknown segment
@@ -27,6 +30,8 @@ def recalculate(code: str):
 
 @blp.route("/jobs/<string:job_id>", methods=["GET"])
 @requires("segments:read")
+@blp.alt_response(200, schema=docs.JobOut, success=True)
+@blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="A job's status, progress (0..1) and result")
 def job_status(job_id: str):
     svc = services()
@@ -48,32 +53,40 @@ def _events(size: int, **which: str) -> list[dict]:
     return roster.events(svc.es, svc.indices, size=size, **which)
 
 
-def _size() -> int:
-    return max(1, min(int(request.args.get("page_size", 100)), 1000))
+class HistoryArgs(Schema):
+    """?page_size= of a history: the newest events, 1..1000 (a 422 outside)."""
+
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 @blp.route("/customers/<string:customer_id>/segment-history", methods=["GET"])
 @requires("customers:read")
+@blp.arguments(HistoryArgs, location="query", as_kwargs=False)
+@blp.alt_response(200, schema=docs.CustomerEvent(many=True), success=True)
 @blp.doc(summary="The customer's enter/leave events, newest first")
-def customer_history(customer_id: str):
-    events = _events(_size(), customer_id=customer_id)
+def customer_history(args: dict, customer_id: str):
+    events = _events(args["page_size"], customer_id=customer_id)
     return [{"segment": e["segment"], "event": e["event"], "at": e["at"], "reason": e["reason"]}
             for e in events]
 
 
 @blp.route("/segments/<string:code>/history", methods=["GET"])
 @requires("segments:read")
+@blp.arguments(HistoryArgs, location="query", as_kwargs=False)
+@blp.alt_response(200, schema=docs.SegmentEvent(many=True), success=True)
 @blp.doc(summary="The segment's enter/leave events, newest first")
-def segment_history(code: str):
-    events = _events(_size(), segment=code)
+def segment_history(args: dict, code: str):
+    events = _events(args["page_size"], segment=code)
     return [{"customer_id": e["customer_id"], "event": e["event"], "at": e["at"],
              "reason": e["reason"]} for e in events]
 
 
 @blp.route("/segments/<string:code>/dynamics", methods=["GET"])
 @requires("segments:read")
+@blp.arguments(HistoryArgs, location="query", as_kwargs=False)
+@blp.alt_response(200, schema=docs.DynamicsPoint(many=True), success=True)
 @blp.doc(summary="One point per formation: count, entered, left, took")
-def segment_dynamics(code: str):
-    events = _events(_size(), kind="formation", segment=code)
+def segment_dynamics(args: dict, code: str):
+    events = _events(args["page_size"], kind="formation", segment=code)
     return [{k: e.get(k) for k in ("at", "count", "entered", "left", "took_ms", "reason")}
             for e in reversed(events)]

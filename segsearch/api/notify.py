@@ -104,7 +104,8 @@ def list_notifications(args):
 @requires("segments:read")
 @blp.response(200, NotificationOut)
 @blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="Mark one of the caller's notifications read", parameters=[REFRESH])
+@blp.doc(summary="Mark one of the caller's notifications read (no body)",
+         parameters=[REFRESH])
 def read_notification(notification_id: str):
     return _notifications().mark_read(g.principal.name, notification_id, refresh=refresh_arg())
 

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_load, validate
 
 from segsearch import clock
+from segsearch.api import docs
 from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
@@ -27,7 +28,8 @@ RULE_TEXT = {"description": "the rule in its text form (README: Rules as text)"}
 
 class PreviewSchema(Schema):
     rule = fields.Dict(required=True, metadata={"description": "CONTRACT section 5 rule"})
-    store = fields.String(load_default=None, allow_none=True)
+    store = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(min=1, max=256))
     sample_size = fields.Integer(load_default=10, strict=True, validate=validate.Range(min=0, max=100))
     rule_text = fields.String(load_only=True, metadata={
         **RULE_TEXT, "description": "instead of `rule`: the rule in its text form (CONTRACT 6.8)"})
@@ -69,6 +71,7 @@ def current_fields():
 
 @blp.route("/fields", methods=["GET"])
 @requires("segments:read")
+@blp.alt_response(200, schema=docs.FieldPage, success=True)
 @blp.doc(summary="The field catalogue: block, type, operators of every field")
 def fields_list():
     items = [f.to_json() for f in current_fields().values()]
@@ -77,6 +80,7 @@ def fields_list():
 
 @blp.route("/segment-templates", methods=["GET"])
 @requires("segments:read")
+@blp.alt_response(200, schema=docs.TemplatePage, success=True)
 @blp.doc(summary="Ready-made rules to start from")
 def templates_list():
     from segsearch.rules.templates import TEMPLATES
@@ -86,6 +90,7 @@ def templates_list():
 @blp.route("/segments/preview", methods=["POST"])
 @requires("segments:read")
 @blp.arguments(PreviewSchema)
+@blp.alt_response(200, schema=docs.PreviewOut, success=True)
 @blp.doc(summary="Count, sample and per-group counts of a rule, without saving")
 def segments_preview(args):
     svc = services()

@@ -37,6 +37,11 @@ class Catalog:
         """Upsert a group; returns it and the products whose closure changed."""
         group = load(ProductGroupSchema(), data, ident=group_id)
         parents = self.parents()
+        if group["parent_id"] is not None and group["parent_id"] not in parents:
+            # A tree has no dangling edges: create the parent first (the loader and the
+            # demo data write groups parents first).
+            raise Invalid("Invalid fields: parent_id",
+                          {"parent_id": ["Unknown product group (create the parent first)."]})
         created = group_id not in parents
         parents[group_id] = group["parent_id"]
         if group["parent_id"] and group_id in derive.group_closure([group["parent_id"]], parents):

@@ -10,6 +10,8 @@ from typing import Any
 from elastic_transport import ObjectApiResponse
 from marshmallow import ValidationError, fields
 
+from segsearch import bounded_json
+
 
 def encode_cursor(after: list) -> str:
     """The cursor continuing after the hit whose sort values are `after`."""
@@ -20,7 +22,7 @@ def encode_cursor(after: list) -> str:
 def decode_cursor(text: str) -> list:
     """The sort values of a cursor; ValueError when it is not one of ours."""
     try:
-        after = json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+        after = bounded_json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValueError("Not a valid cursor.") from None
     if not isinstance(after, list) or not after:

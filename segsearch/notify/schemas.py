@@ -1,11 +1,13 @@
 """Marshmallow schemas of the webhooks, notifications and settings API."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, has_app_context
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
+from segsearch import limits
 from segsearch.net.addresses import UnsafeUrl, check_url
 from segsearch.notify.events import EVENT_TYPES
 from segsearch.notify.paging import Cursor
@@ -73,11 +75,36 @@ class WebhookPage(Schema):
     total = fields.Integer()
 
 
+def _is_instant(value: Any) -> bool:
+    """A date sort value: epoch milliseconds (what Elasticsearch returns) or ISO text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return limits.INT64_MIN <= value <= limits.INT64_MAX
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+class AtIdCursor(Cursor):
+    """A cursor of a list sorted by a date, then an id: [instant, id]. Anything else is
+    forged or garbled (a 422 here, not an Elasticsearch parse error)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        after = super()._deserialize(value, attr, data, **kwargs)
+        if not (len(after) == 2 and _is_instant(after[0]) and isinstance(after[1], str)
+                and len(after[1]) <= limits.MAX_KEYWORD_CHARS):
+            raise ValidationError("Not a valid cursor.")
+        return after
+
+
 class PageArgs(Schema):
     """?page_size= (1..1000) and ?cursor= of a list."""
 
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
-    cursor = Cursor(load_default=None)
+    cursor = AtIdCursor(load_default=None)
 
 
 class NotificationListArgs(PageArgs):
@@ -116,7 +143,8 @@ class NotificationSettingsIn(Schema):
 
     in_app = fields.Boolean(**_strict_bool)
     email = fields.Boolean(**_strict_bool)
-    email_address = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    email_address = fields.Email(allow_none=True,
+                                 validate=validate.Length(max=limits.MAX_EMAIL_CHARS))
 
 
 class NotificationSettingsOut(Schema):

@@ -9,7 +9,6 @@ Every error is collected, keyed by its dotted path relative to the rule
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -18,6 +17,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import Length, OneOf, Range
+
+from segsearch import limits
 
 from .fields import BLOCKS, FieldDef
 
@@ -63,19 +64,45 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # bool is an int in Python
 
 
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
 StrictBool = _exact("StrictBool", "must be true or false", lambda v: isinstance(v, bool))
-StrictInt = _exact("StrictInt", "must be an integer", _is_int)
-StrictNumber = _exact("StrictNumber", "must be a number", _is_number)
+
+
+class StrictInt(_Exact):
+    """An integer (no bool, no float) within the index's type: a long by default."""
+
+    default_error_messages = {"invalid": "must be an integer",
+                              "range": "is out of range for a 64-bit integer"}
+    low, high = limits.INT64_MIN, limits.INT64_MAX
+
+    def problem(self, value: Any) -> str | None:
+        if not _is_int(value):
+            return "invalid"
+        return None if self.low <= value <= self.high else "range"
+
+
+class StrictInt32(StrictInt):
+    """An integer within an Elasticsearch "integer" (orders_count, order counts)."""
+
+    default_error_messages = {"range": "is out of range for a 32-bit integer"}
+    low, high = -limits.INT32_MAX - 1, limits.INT32_MAX
+
+
+class StrictNumber(_Exact):
+    """A finite number within a double's range (1e400, as an int or an inf float, is not)."""
+
+    default_error_messages = {"invalid": "must be a number", "range": "is out of range"}
+
+    def problem(self, value: Any) -> str | None:
+        if not (_is_int(value) or isinstance(value, float)):
+            return "invalid"
+        return None if limits.finite_double(value) else "range"
 
 
 class Day(_Exact):
     """A calendar day ``YYYY-MM-DD`` that exists (kept as the string)."""
 
-    default_error_messages = {"invalid": "must be a date YYYY-MM-DD", "day": "is not a real day"}
+    default_error_messages = {"invalid": "must be a date YYYY-MM-DD", "day": "is not a real day",
+                              "range": limits.DAY_RANGE_MESSAGE}
     # A regex, not date.fromisoformat alone: that also takes "20240101" and week dates.
     pattern = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
@@ -84,10 +111,11 @@ class Day(_Exact):
         if match is None:
             return "invalid"
         try:
-            date(*(int(part) for part in self.parts(match)))
+            day = date(*(int(part) for part in self.parts(match)))
         except ValueError:
             return "day"
-        return None
+        # A day is shifted into UTC and its end is the next day: keep both in the calendar.
+        return None if limits.MIN_DAY <= day <= limits.MAX_DAY else "range"
 
     def parts(self, match: re.Match) -> tuple[str, ...]:
         return match.groups()
@@ -178,7 +206,10 @@ def _req(field_cls: type[fields.Field], *validators: Callable) -> fields.Field:
 
 
 def _strings(**kwargs: Any) -> fields.Field:
-    return fields.List(fields.String(validate=Length(min=1)), **kwargs)
+    # Each value is one term of a terms query: within Lucene's term limit, and the list
+    # within Elasticsearch's index.max_terms_count.
+    return fields.List(fields.String(validate=Length(min=1, max=limits.MAX_KEYWORD_CHARS)),
+                       validate=Length(max=limits.MAX_TERMS), **kwargs)
 
 
 def _money() -> fields.Field:
@@ -236,6 +267,7 @@ IN = _schema(
 IS = _schema("Is", {"value": StrictBool(required=True)})
 NUMBER_BETWEEN = _from_to("NumberBetween", lambda: _opt(StrictNumber), NOT_BELOW_FROM)
 INTEGER_BETWEEN = _from_to("IntegerBetween", lambda: _opt(StrictInt), NOT_BELOW_FROM)
+INTEGER32_BETWEEN = _from_to("Integer32Between", lambda: _opt(StrictInt32), NOT_BELOW_FROM)
 AGE_BETWEEN = _from_to("AgeBetween", _age, NOT_BELOW_FROM)
 DATE_BETWEEN = _from_to("DateBetween", lambda: _opt(Day), AFTER_FROM, ignore_year=_keep_year())
 DATETIME_BETWEEN = _from_to(
@@ -286,7 +318,7 @@ WHERE = _schema(
         "total": fields.Nested(TOTAL),
     },
 )
-_count = lambda: _opt(StrictInt, NOT_NEGATIVE)  # noqa: E731
+_count = lambda: _opt(StrictInt32, NOT_NEGATIVE)  # noqa: E731  (compared with orders_count)
 COUNT = _schema(
     "Count",
     {"min": _count(), "max": _count(), "where": fields.Nested(WHERE, load_default=dict)},
@@ -321,10 +353,17 @@ OPERANDS_BY_TYPE: dict[tuple[str, str], type[Schema]] = {
 }
 
 
+# Integer fields mapped as a 32-bit "integer" (the rest, custom integers, are "long"):
+# Elasticsearch refuses a range query bound beyond the field's type.
+INT32_FIELDS = frozenset({"orders_count"})
+
+
 def operand_schema(fdef: FieldDef, op: str, condition: Mapping) -> type[Schema]:
     """The operand schema for `op` on `fdef` (the op must be one of the field's)."""
     if op in OPERANDS_BY_OP:
         return OPERANDS_BY_OP[op]
+    if op == "between" and fdef.type == "integer" and fdef.code in INT32_FIELDS:
+        return INTEGER32_BETWEEN
     ignore_year = fdef.type == "date" and condition.get("ignore_year") is True
     return OPERANDS_BY_TYPE[(op, "date+md" if ignore_year else fdef.type)]
 

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from marshmallow import (
@@ -28,6 +28,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from segsearch import bounded_json, limits
 from segsearch.feed.schemas import UTCDateTime
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
@@ -38,7 +39,7 @@ CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RESERVED_CODES = frozenset({"preview", "explain", "overlap"})
 TYPES = ("dynamic", "static")
 STATUSES = ("pending", "forming", "formed", "failed")
-MAX_MEMBERS = 100_000  # an imported list is stored inside the segment document
+MAX_MEMBERS = limits.MAX_MEMBERS  # per list; an imported list is stored in the segment
 SORT_KEYS = ("code", "name", "created_at", "updated_at", "customers_count", "last_formed_at")
 SORTS = SORT_KEYS + tuple(f"-{key}" for key in SORT_KEYS)
 DEFAULT_SORT = "-created_at"
@@ -46,7 +47,7 @@ DEFAULT_SORT = "-created_at"
 Catalogue = Mapping[str, FieldDef]
 
 _name = validate.Length(max=256)
-_label = validate.Length(min=1, max=128)
+_label = validate.Length(min=1, max=limits.MAX_USER_GROUP_CHARS)
 _strict_bool = {"truthy": {True}, "falsy": {False}}
 
 
@@ -56,7 +57,7 @@ def _not_blank(value: str) -> None:
 
 
 def _code(value: str) -> None:
-    if not CODE_RE.match(value):
+    if not CODE_RE.fullmatch(value):
         raise ValidationError("Must match ^[a-z0-9][a-z0-9_-]{0,63}$.")
     if value in RESERVED_CODES:
         raise ValidationError(f"{value!r} is reserved.")
@@ -82,9 +83,9 @@ class MembersSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    emails = fields.List(fields.Email(), load_default=list,
-                         validate=validate.Length(max=MAX_MEMBERS))
-    customer_ids = fields.List(fields.String(validate=validate.Length(min=1, max=128)),
+    emails = fields.List(fields.Email(validate=validate.Length(max=limits.MAX_EMAIL_CHARS)),
+                         load_default=list, validate=validate.Length(max=MAX_MEMBERS))
+    customer_ids = fields.List(fields.String(validate=limits.id_field_validator()),
                                load_default=list, validate=validate.Length(max=MAX_MEMBERS))
 
     @validates_schema
@@ -249,13 +250,12 @@ class DayOrInstant(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             if len(text) == 10:
-                return date.fromisoformat(text).isoformat()
+                # A day in SEGSEARCH_TIMEZONE: kept one day away from the calendar's ends.
+                return limits.check_day(date.fromisoformat(text)).isoformat()
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError("Not a valid date or datetime.") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return limits.to_utc(moment).isoformat().replace("+00:00", "Z")
 
 
 class Cursor(fields.String):
@@ -264,13 +264,41 @@ class Cursor(fields.String):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            decoded = json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+            decoded = bounded_json.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
         except (binascii.Error, ValueError):
             raise ValidationError("Not a valid cursor.") from None
-        if not (isinstance(decoded, dict) and isinstance(decoded.get("after"), list)
-                and decoded.get("sort") in SORTS):
+        if not (isinstance(decoded, dict) and decoded.get("sort") in SORTS
+                and _after_fits(decoded["sort"], decoded.get("after"))):
             raise ValidationError("Not a valid cursor.")
         return decoded
+
+
+# Sort keys whose values are strings in search_after; the others are numbers (dates as
+# epoch milliseconds). Every sort but `code` ends with the code as a tie-breaker.
+_STRING_SORT_KEYS = frozenset({"code", "name"})
+
+
+def _after_fits(sort: str, after: Any) -> bool:
+    """Whether `after` has the shape of the sort values `sort` produces (a forged cursor
+    is a 422 here, not an Elasticsearch parse error)."""
+    key = sort.lstrip("-")
+    if not isinstance(after, list) or len(after) != (1 if key == "code" else 2):
+        return False
+    if not _is_keyword(after[-1]):
+        return False
+    if key == "code":
+        return True
+    first = after[0]
+    if key in _STRING_SORT_KEYS:
+        return _is_keyword(first)
+    # customers_count is an "integer"; dates are epoch milliseconds in a long.
+    low, high = ((-limits.INT32_MAX - 1, limits.INT32_MAX) if key == "customers_count"
+                 else (limits.INT64_MIN, limits.INT64_MAX))
+    return isinstance(first, int) and not isinstance(first, bool) and low <= first <= high
+
+
+def _is_keyword(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= limits.MAX_KEYWORD_CHARS
 
 
 def encode_cursor(sort: str, after: list) -> str:
@@ -286,12 +314,13 @@ class SegmentListArgs(Schema):
     type = fields.String(validate=validate.OneOf(TYPES))
     status = fields.String(validate=validate.OneOf(STATUSES))
     available_in_analytics = fields.Boolean()
-    user_group = fields.String()
-    store = fields.String()
+    user_group = fields.String(validate=_label)
+    store = fields.String(validate=validate.Length(min=1, max=256))
     q = fields.String(validate=validate.Length(max=256),
                       metadata={"description": "words or prefixes of name, description, code"})
-    min_customers = fields.Integer(validate=validate.Range(min=0))
-    max_customers = fields.Integer(validate=validate.Range(min=0))
+    # customers_count is an Elasticsearch "integer".
+    min_customers = fields.Integer(validate=validate.Range(min=0, max=limits.INT32_MAX))
+    max_customers = fields.Integer(validate=validate.Range(min=0, max=limits.INT32_MAX))
     created_from = DayOrInstant(metadata={"description": "YYYY-MM-DD or ISO datetime, inclusive"})
     created_to = DayOrInstant(metadata={"description": "YYYY-MM-DD or ISO datetime, inclusive"})
     sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(SORTS),
