@@ -89,6 +89,9 @@ class CustomerOut(Schema):
 class BulkItemError(Schema):
     id = fields.Raw(allow_none=True, metadata={"description": "the item's id as sent"})
     index = fields.Integer(metadata={"description": "position in the request"})
+    code = fields.Integer(metadata={"description": "what a single write would have answered: "
+                                                   "422 a refused value, 409 a lost race, "
+                                                   "429/503 the node busy or a shard unavailable"})
     errors = fields.Dict(metadata={"description": "dotted field path -> messages"})
 
 

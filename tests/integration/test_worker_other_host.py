@@ -22,6 +22,30 @@ pytestmark = pytest.mark.integration
 N = 12_000
 
 
+def family(pid: int) -> list[int]:
+    """pid and its descendants (RQ's work horse runs in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def freeze(pid: int) -> None:
+    for member in family(pid):
+        os.kill(member, signal.SIGSTOP)
+
+
 def test_silent_worker_on_another_host_is_recovered(api, feed, prefix, monkeypatch):
     from tests.conftest import ES_URL, REDIS_URL
     monkeypatch.setattr(recovery, "SILENCE_SECONDS", 12)  # not 30: keep the test short
@@ -39,9 +63,8 @@ def test_silent_worker_on_another_host_is_recovered(api, feed, prefix, monkeypat
                                                  "user_group": "VIP"}).status_code == 201
         job_id = wait_for(lambda: svc.queue.started_job_registry.get_job_ids() or None, 60,
                           "the formation to start")[0]
-        job = Job.fetch(job_id, connection=svc.redis)
-        wait_for(lambda: job.get_meta(refresh=True).get("progress", 0) > 0, 60, "some progress")
-        os.killpg(remote.pid, signal.SIGSTOP)  # the other host falls silent, mid-formation
+        freeze(remote.pid)  # the other host falls silent, mid-formation
+        assert str(Job.fetch(job_id, connection=svc.redis).get_status(refresh=True).value) == "started"
         assert recovery.recover_abandoned(svc.queue, svc.redis) == []  # its beat is still fresh
         frozen = time.monotonic()
         wait_for(lambda: recovery.recover_abandoned(svc.queue, svc.redis) == [job_id], 60,
@@ -53,7 +76,8 @@ def test_silent_worker_on_another_host_is_recovered(api, feed, prefix, monkeypat
                  == "finished", 120, "the retried job to finish on this host")
         print(f"\n[other host] silent job taken back {noticed:.1f} s after the host froze")
     finally:
-        os.killpg(remote.pid, signal.SIGKILL)
+        for member in family(remote.pid):
+            os.kill(member, signal.SIGKILL)
         remote.wait()
         if local is not None and local.poll() is None:
             os.killpg(local.pid, signal.SIGTERM)
