@@ -23,7 +23,7 @@ bash "$ROOT/scripts/redis.sh" start "$dir/redis" "$redis_port"
 export SEGSEARCH_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 cd "$ROOT"
 set +e
-"$PY" -m pytest "$@"
+"$PY" -m pytest --durations=25 "$@"
 rc=$?
 set -e
 exit $rc

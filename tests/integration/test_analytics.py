@@ -76,12 +76,15 @@ def compare(row: dict, expected: dict, buckets: list[str]) -> None:
         assert got == ((want["orders"], want["buyers"], want["revenue"]) if want else (0, 0, 0)), b["start"]
 
 
-@pytest.mark.parametrize("tz", ["UTC", "Europe/Moscow", "America/New_York"])
-@pytest.mark.parametrize("interval,start,end,statuses", [
-    ("month", "2025-01-01", "2025-06-30", None),
-    ("week", "2025-01-29", "2025-03-02", None),
-    ("day", "2025-01-31", "2025-02-01", None),
-    ("month", "2024-12-31", "2025-12-31", ["paid"]),
+# Each period in the zone whose day boundaries it tests (22:30 UTC on 31 Jan is 1 Feb in
+# Moscow; 03:00 UTC on 1 Mar is 28 Feb in New York); the generated test mixes them further.
+@pytest.mark.parametrize("tz,interval,start,end,statuses", [
+    ("UTC", "month", "2025-01-01", "2025-06-30", None),
+    ("Europe/Moscow", "month", "2025-01-01", "2025-06-30", None),
+    ("America/New_York", "week", "2025-01-29", "2025-03-02", None),
+    ("Europe/Moscow", "day", "2025-01-31", "2025-02-01", None),
+    ("America/New_York", "day", "2025-02-28", "2025-03-01", None),
+    ("UTC", "month", "2024-12-31", "2025-12-31", ["paid"]),
 ])
 def test_figures_equal_the_oracle(prefix, feed, tz, interval, start, end, statuses):
     api = make_api(prefix, tz)
