@@ -7,10 +7,14 @@ a mapping change that is not additive is a new version + reindex + alias swap
 """
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from elasticsearch import Elasticsearch, helpers
 
@@ -93,28 +97,69 @@ def load_templates(prefix: str, shards: int = 1, replicas: int = 0) -> dict[str,
 
 
 def ensure(es: Elasticsearch, indices: Indices) -> None:
-    """Apply templates and create each alias's first index where missing. Idempotent."""
+    """Apply templates and create each alias's first index where missing. Idempotent.
+
+    Every web, worker and follower process calls this at start: it reads what exists in
+    three requests and writes (cluster-state updates, the slow part) only what differs.
+    """
     templates = load_templates(indices.prefix, indices.shards, indices.replicas)
+    live = es.options(ignore_status=404).indices.get_index_template(name=f"{indices.prefix}*")
+    stored = {t["name"]: t["index_template"] for t in live.get("index_templates", [])}
+    puts = []
     for name, body in templates.items():
-        es.indices.put_index_template(name=name, **body)
+        # Elasticsearch echoes settings in its own shape: a digest in _meta says "same".
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if (stored.get(name) or {}).get("_meta", {}).get("digest") != digest:
+            puts.append(partial(es.indices.put_index_template, name=name, **body, meta={"digest": digest}))
+    _together(puts)
+    aliases = es.options(ignore_status=404).indices.get_alias(name=f"{indices.prefix}*")
+    behind = {alias: index for index, info in aliases.body.items() for alias in info.get("aliases", {})}
+    existing = [behind[indices.alias(k)] for k in KINDS if indices.alias(k) in behind]
+    state: Any = es.indices.get(index=existing, filter_path="*.mappings,*.settings.index.number_of_replicas") \
+        if existing else {}
+    creates = []
     for kind in KINDS:
         alias = indices.alias(kind)
-        if not es.indices.exists_alias(name=alias):
-            es.options(ignore_status=400).indices.create(
-                index=f"{alias}-v1", aliases={alias: {"is_write_index": True}}
-            )
-        else:  # an additive mapping change reaches the live index; a conflict raises
-            properties = _template_for(templates, f"{alias}-v1")["template"]["mappings"]["properties"]
-            put_mapping(es, alias, properties)
-            _follow_replicas(es, alias, indices.replicas)
+        if alias not in behind:
+            creates.append(partial(es.options(ignore_status=400).indices.create,
+                                   index=f"{alias}-v1", aliases={alias: {"is_write_index": True}}))
+            continue
+        index = behind[alias]
+        # An additive mapping change reaches the live index; a conflicting one raises.
+        properties = _template_for(templates, f"{alias}-v1")["template"]["mappings"]["properties"]
+        have = state.get(index, {})
+        if not _contains(have.get("mappings", {}).get("properties"), properties):
+            es.indices.put_mapping(index=index, properties=properties)
+        # Replicas can change on a live index (shards cannot: that is a reindex).
+        replicas = have.get("settings", {}).get("index", {}).get("number_of_replicas")
+        if replicas is None or int(replicas) != indices.replicas:
+            es.indices.put_settings(index=index, settings={"index": {"number_of_replicas": indices.replicas}})
+    _together(creates)
 
 
-def _follow_replicas(es: Elasticsearch, alias: str, replicas: int) -> None:
-    """Replicas can change on a live index (shards cannot: that is a reindex)."""
-    index = current_index(es, alias)
-    current = es.indices.get_settings(index=index, name="index.number_of_replicas")
-    if int(current[index]["settings"]["index"]["number_of_replicas"]) != replicas:
-        es.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
+def _together(calls: Sequence[Callable[[], Any]]) -> None:
+    """Run independent cluster-state changes side by side: the master batches them, so a
+    fresh instance's dozen templates and indices cost about one round of updates."""
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """Whether `have` already holds everything `want` says (extra keys in `have` are fine;
+    numbers and strings compare as text, as Elasticsearch echoes settings as strings)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_contains(have.get(k), v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(have) == len(want) and all(
+            _contains(h, w) for h, w in zip(have, want))
+    if have is None:
+        return False
+    return str(have).lower() == str(want).lower()
 
 
 def _template_for(templates: dict[str, dict], index: str) -> dict:
@@ -160,7 +205,6 @@ def drop_prefix(es: Elasticsearch, prefix: str) -> None:
     if not prefix or prefix in {"*", "segsearch-"}:
         raise ValueError("refusing to drop a shared prefix")
     names: Iterable[str] = es.indices.get(index=f"{prefix}*", expand_wildcards="all").keys()
-    for name in names:
-        es.indices.delete(index=name)
-    for name in load_templates(prefix):
-        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    if names:  # by name (destructive_requires_name), in one cluster-state update
+        es.indices.delete(index=",".join(names))
+    es.options(ignore_status=404).indices.delete_index_template(name=",".join(load_templates(prefix)))
