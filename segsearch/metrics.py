@@ -33,7 +33,17 @@ COUNTERS = {
 }
 # Extra gauges other modules provide (e.g. the real-time follower's lag): name, help, read().
 Gauge = tuple[str, str, Callable[[Redis, str], float]]
-GAUGES: list[Gauge] = []
+
+
+def _realtime_backlog(redis: Redis, prefix: str) -> float:
+    from segsearch.realtime.changes import PendingChanges
+    return PendingChanges(redis, prefix).size()
+
+
+GAUGES: list[Gauge] = [
+    ("segsearch_realtime_pending", "Customers waiting for the real-time follower (its lag).",
+     _realtime_backlog),
+]
 
 
 def _key(prefix: str) -> str:

@@ -1,8 +1,11 @@
 """Job functions: ids in, one call into segsearch's services, progress in job.meta."""
 from __future__ import annotations
 
+import time
+
 from rq import get_current_job
 
+from segsearch import metrics
 from workers.context import services_for
 
 
@@ -24,7 +27,15 @@ def form_segment(prefix: str, code: str, reason: str) -> dict:
     """Form (or re-form, or empty) one segment; joins a formation already running."""
     from segsearch.segments.engine import Engine
     job = get_current_job()
-    result = Engine(services_for(prefix)).form(code, reason, progress=_progress,
-                                               owner=job.id if job else None)
+    svc = services_for(prefix)
+    started = time.monotonic()
+    try:
+        result = Engine(svc).form(code, reason, progress=_progress, owner=job.id if job else None)
+    except Exception:
+        metrics.record(svc.redis, prefix, formations=1, formation_failures=1,
+                       formation_seconds=time.monotonic() - started)
+        raise
+    metrics.record(svc.redis, prefix, formations=1, formation_seconds=time.monotonic() - started,
+                   members_written=int(result.get("entered", 0)) + int(result.get("left", 0)))
     _progress(1.0)
     return result

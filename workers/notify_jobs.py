@@ -10,6 +10,7 @@ import uuid
 
 from rq import get_current_job
 
+from segsearch import metrics
 from workers.context import services_for
 
 
@@ -18,7 +19,12 @@ def deliver_webhooks(prefix: str, webhook_id: str, events: list[dict]) -> dict:
     from segsearch.notify.delivery import deliver
     job = get_current_job()
     delivery_id = job.id if job is not None else uuid.uuid4().hex
-    return deliver(services_for(prefix), webhook_id, events, delivery_id)
+    svc = services_for(prefix)
+    try:
+        return deliver(svc, webhook_id, events, delivery_id)
+    except Exception:
+        metrics.record(svc.redis, prefix, webhook_failures=1)
+        raise
 
 
 def send_mail(prefix: str, to: str, subject: str, body: str) -> dict:

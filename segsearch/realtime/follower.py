@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import helpers
 
-from segsearch import clock
+from segsearch import clock, metrics
 from segsearch.errors import Conflict, NotFound
 from segsearch.notify.dispatch import queue_deliveries
 from segsearch.notify.events import ENTERED, LEFT
@@ -177,6 +177,8 @@ class Follower:
             for code in outs:
                 batch.left.setdefault(code, []).append(cid)
         self._record(batch)
+        metrics.record(self.svc.redis, self.indices.prefix, realtime_changes=sum(
+            len(ids) for ids in (*batch.entered.values(), *batch.left.values())))
         remark = set(failed) | self._dependants(moved, segments)
         changed, forming = self._unsettled(live, batch)
         for code in forming:  # evaluated again once that formation has ended

@@ -20,6 +20,7 @@ def test_metrics_report_requests_queues_and_worker_counters(api, redis_conn, pre
     assert "segsearch_webhook_failures_total 1.0" in text
     assert 'segsearch_queue_jobs{state="queued"}' in text
     assert "segsearch_redis_up 1.0" in text
+    assert "segsearch_realtime_pending 0.0" in text
 
 
 def test_metrics_need_a_token_and_ids_are_echoed(api):
