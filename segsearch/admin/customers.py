@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from segsearch.admin import blp
 from segsearch.admin.views import writer
-from segsearch.api.customers import CustomerListArgs
+from segsearch.api.customers import CustomerListArgs, csv_download
 from segsearch.api.segments import explain_service, segment_service
 from segsearch.errors import Invalid, ServiceError
 from segsearch.extensions import services
 from segsearch.segments import roster
-from segsearch.segments.export import export_csv
 from segsearch.segments.overlap import overlap
 from segsearch.segments.store import SegmentStore
 from segsearch.segments.user_groups import set_manual
@@ -60,12 +59,7 @@ def members(code: str) -> ResponseReturnValue:
 @blp.route("/segments/<string:code>/export.csv", methods=["GET"])
 def members_csv(code: str) -> Response:
     """The API's streamed CSV (same columns and formula-injection guard), for the session."""
-    svc = services()
-    SegmentStore(svc.es, svc.indices).get(code)  # 404 before any byte is streamed
-    chunks = export_csv(svc.es, svc.indices.customers, code)
-    return Response(stream_with_context(chunks), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{code}.csv"',
-                             "Cache-Control": "no-store"})
+    return csv_download(code)
 
 
 def _granted() -> dict[str, Any]:

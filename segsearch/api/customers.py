@@ -120,6 +120,11 @@ CSV_DOC = {"200": {"description": "CSV (RFC 4180, header row first), streamed",
                  "cells a spreadsheet would run as a formula are prefixed with a quote",
          responses=CSV_DOC)
 def export_segment(code: str) -> Response:
+    return csv_download(code)
+
+
+def csv_download(code: str) -> Response:
+    """The members of `code` as a streamed CSV download (the API's and the admin's)."""
     svc = services()
     SegmentStore(svc.es, svc.indices).get(code)  # 404 before any byte is streamed
     chunks = export_csv(svc.es, svc.indices.customers, code)
