@@ -40,11 +40,10 @@ def rt(api, feed, monkeypatch, prefix):
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_ALLOW_PRIVATE", "true")
     api.app.extensions["segsearch"].config["WEBHOOK_ALLOW_PRIVATE"] = True
     services_for.cache_clear()
-    for i in range(6):
-        # visible before any formation: a formation does not refresh before its first diff
-        r = api.put(f"/api/v1/customers/c{i}?refresh=wait_for", json={
-            "city": "Moscow" if i < 3 else "Kazan", "store": "online"})
-        assert r.status_code == 201, r.json
+    # One bulk, visible before any formation (a formation does not refresh before its first diff).
+    r = api.post("/api/v1/customers/_bulk?refresh=wait_for", json={"customers": [
+        {"id": f"c{i}", "city": "Moscow" if i < 3 else "Kazan", "store": "online"} for i in range(6)]})
+    assert r.status_code == 200 and r.json["indexed"] == 6, r.json
     yield api
     services_for.cache_clear()
 
