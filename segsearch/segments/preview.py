@@ -26,9 +26,13 @@ def checked_rule(rule: Any, fields: Mapping[str, FieldDef], prefix: str = "rule"
     try:
         return validate_rule(rule, fields)
     except RuleError as err:
-        errors = {prefix if k in ("", "_schema") else f"{prefix}.{k}": v
-                  for k, v in err.errors.items()}
-        raise Invalid("Invalid rule: " + ", ".join(sorted(errors)), errors) from None
+        raise rule_invalid(err, prefix) from None
+
+
+def rule_invalid(err: RuleError, prefix: str = "rule") -> Invalid:
+    """A rule's errors as a 422 whose paths start at `prefix` in the request body."""
+    errors = {prefix if k in ("", "_schema") else f"{prefix}.{k}": v for k, v in err.errors.items()}
+    return Invalid("Invalid rule: " + ", ".join(sorted(errors)), errors)
 
 
 def preview(es: Elasticsearch, index: str, fields: Mapping[str, FieldDef], rule: dict, *,

@@ -15,6 +15,7 @@ from segsearch.rules.fields import FieldDef
 from segsearch.rules.text import TextError, parse
 from segsearch.rules.text_format import format_rule
 from segsearch.rules.validation import RuleError
+from segsearch.segments.preview import rule_invalid
 
 BOTH = "Give either rule or rule_text, not both."
 MAX_TEXT = 100_000  # characters of a rule text: far above any rule a person writes
@@ -76,9 +77,7 @@ def text_of_rule(rule: Any, fields: Mapping[str, FieldDef], prefix: str = "rule"
     try:
         return format_rule(rule, fields)
     except RuleError as err:
-        errors = {prefix if k in ("", "_schema") else f"{prefix}.{k}": v
-                  for k, v in err.errors.items()}
-        raise Invalid("Invalid rule: " + ", ".join(sorted(errors)), errors) from None
+        raise rule_invalid(err, prefix) from None
 
 
 def one_rule(data: Mapping[str, Any], required: bool) -> tuple[str | None, dict[str, list[str]]]:
