@@ -45,8 +45,8 @@ import glob
 import os
 import re
 import shutil
-import statistics
 import stat
+import statistics
 import subprocess
 import time
 from pathlib import Path

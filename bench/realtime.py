@@ -2,7 +2,8 @@
 
 1. Creates segment `rt-probe` (customers with an order in pipeline `rt-in`) and waits
    for its formation.
-2. Steady feed: RATE order writes/s for SECONDS s through the API, each flipping one
+2. Steady feed: RATE order writes/s for SECONDS s through the API (a _bulk of RATE/10
+   orders every 100 ms, BENCH_RT_TICK), each flipping one
    customer's probe order between pipelines `rt-in` and `rt-out`, so every write moves
    the customer in or out of `rt-probe`. A checker reads the written customers' documents
    (one real-time _mget every 50 ms) and records, per write, the time from the write's
@@ -26,11 +27,13 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TICK = float(os.environ.get("BENCH_RT_TICK", "0.1"))  # seconds between two feed requests
 PROBE = {"match": "all", "groups": [{"block": "orders", "match": "all", "conditions": [
     {"field": "orders", "op": "count", "min": 1, "max": None, "where": {"pipelines": ["rt-in"]}}]}]}
 PREVIEW = {"match": "all", "groups": [{"block": "orders", "match": "all", "conditions": [
@@ -105,7 +108,8 @@ class Checker(threading.Thread):
             time.sleep(0.05)
 
 
-def steady(api: Http, es: Http, index: str, ids: list[str], rate: int, seconds: int) -> dict:
+def steady(api: Http, es: Http, index: str, ids: list[str], rate: int, seconds: int,
+           backlog=lambda: None) -> dict:
     checker = Checker(es, index)
     checker.start()
     state = {cid: False for cid in ids}
@@ -120,37 +124,47 @@ def steady(api: Http, es: Http, index: str, ids: list[str], rate: int, seconds: 
             time.sleep(0.5)
     previewer = threading.Thread(target=preview_loop, daemon=True)
     previewer.start()
-    # Writers in a pool keep the rate whatever one request takes; customers are taken in a
-    # shuffled rotation (>= 5 s apart), so two writes to one customer never overlap.
+    # The feed arrives as a shop's sync sends it: every TICK seconds one _bulk of
+    # rate*TICK orders (a single PUT per order costs ~7 node round trips, so on two cores
+    # the API's PUT ceiling is below 200/s; see bench/RESULTS.md). Senders in a pool keep
+    # the schedule whatever one request takes; customers are taken in a shuffled rotation
+    # (>= 5 s apart), so two writes to one customer never overlap.
     order = list(ids)
     random.Random(7).shuffle(order)
     late = 0
+    per_tick = max(1, round(rate * TICK))
 
-    def write(cid: str, inside: bool) -> None:
-        api.call("PUT", f"/api/v1/orders/rt-{cid}", probe_order(cid, inside))
-        checker.expect(cid, inside, time.monotonic())
+    def send(batch: list[tuple[str, bool]]) -> None:
+        api.call("POST", "/api/v1/orders/_bulk", {"orders": [probe_order(c, i) for c, i in batch]})
+        at = time.monotonic()
+        for cid, inside in batch:
+            checker.expect(cid, inside, at)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=32) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:
         futures = []
-        for tick in range(rate * seconds):
-            pause = started + tick / rate - time.monotonic()
+        for tick in range(round(seconds / TICK)):
+            pause = started + tick * TICK - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
             else:
                 late += 1
-            cid = order[tick % len(order)]
-            state[cid] = not state[cid]
-            futures.append(pool.submit(write, cid, state[cid]))
+            batch = []
+            for k in range(per_tick):
+                cid = order[(tick * per_tick + k) % len(order)]
+                state[cid] = not state[cid]
+                batch.append((cid, state[cid]))
+            futures.append(pool.submit(send, batch))
         for f in futures:
             f.result()
-    writes = len(futures)
+    writes = len(futures) * per_tick
     took = time.monotonic() - started
+    backlog_end = backlog()  # changed customers not yet evaluated as the last write answered
     done.set()
     checker.stop.set()
     checker.join(timeout=120)
     lat = checker.latencies
     return {"target_rate": rate, "seconds": seconds, "writes": writes,
-            "achieved_rate": round(writes / took, 1), "late_ticks": late,
+            "achieved_rate": round(writes / took, 1), "late_ticks": late, "backlog_end": backlog_end,
             "latency_s": {"p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": round(max(lat), 3) if lat else 0,
                           "measured": len(lat), "unsettled_after_120s": len(checker.waiting)},
             "preview_ms": {"p50": round(statistics.median(previews), 1) if previews else None,
@@ -175,13 +189,34 @@ def ceiling(api: Http, redis_url: str, prefix: str, ids: list[str], count: int) 
             "drained_seconds": round(took, 2), "customers_per_s": round(len(chosen) / took)}
 
 
-def run(api: Http, es: Http, redis_url: str, prefix: str, rate: int, seconds: int, count: int) -> dict:
-    """The whole phase; assumes a follower runs (scripts/services.sh starts one)."""
-    r = api.call("POST", "/api/v1/segments", {"code": "rt-probe", "name": "rt probe", "rule": PROBE})
+def run(api: Http, es: Http, redis_url: str, prefix: str, rate: int, seconds: int, count: int,
+        concurrent_rule: dict | None = None) -> dict:
+    """The whole phase; assumes a follower runs (scripts/services.sh starts one). With
+    `concurrent_rule`, a new segment of that rule starts forming as the steady feed starts."""
+    from redis import Redis
+    try:
+        api.call("POST", "/api/v1/segments", {"code": "rt-probe", "name": "rt probe", "rule": PROBE})
+    except urllib.error.HTTPError as err:
+        if err.code != 409:  # a standalone rerun reuses the probe segment
+            raise
     while api.call("GET", "/api/v1/segments/rt-probe")["status"] != "formed":
         time.sleep(0.2)
     ids = customer_ids(api, max(count, rate * 5))
-    out = {"segment": r["code"], "steady": steady(api, es, f"{prefix}customers", ids, rate, seconds)}
+    active = len(api.call("GET", "/api/v1/segments?active=true&type=dynamic&page_size=1000")["items"])
+    out: dict = {"segment": "rt-probe", "active_segments": active}
+    formed_at: dict = {}
+    if concurrent_rule is not None:
+        api.call("POST", "/api/v1/segments", {"code": "rt-concurrent", "name": "formed during the feed",
+                                              "rule": concurrent_rule})
+        formed_at["started"] = time.monotonic()
+    pending = Redis.from_url(redis_url)
+    out["steady"] = steady(api, es, f"{prefix}customers", ids, rate, seconds,
+                           backlog=lambda: pending.zcard(f"{prefix}realtime:pending"))
+    if concurrent_rule is not None:
+        while (seg := api.call("GET", "/api/v1/segments/rt-concurrent"))["status"] != "formed":
+            time.sleep(0.2)
+        out["concurrent"] = {"count": seg["customers_count"],
+                             "seconds": round(time.monotonic() - formed_at["started"], 1)}
     out["ceiling"] = ceiling(api, redis_url, prefix, ids, count)
     return out
 

@@ -46,3 +46,24 @@ SUITE: dict[str, dict] = {
     "married-loyalty-2-4": rule(group("customer", {"field": "custom.married", "op": "is", "value": True},
                                       {"field": "custom.loyalty_level", "op": "between", "from": 2, "to": 4})),
 }
+
+# Six more segments, so the real-time and analytics phases run with 20 active dynamic
+# segments (issues 9 and 14): two conditions on other segments (CONTRACT 6.2), orders with
+# `where`, relative dates. Not in the PostgreSQL comparison.
+EXTRA: dict[str, dict] = {
+    "vip-tea-buyers": rule(group("segments", {"field": "segments", "op": "in",
+                                              "include": ["bench-bought-chinese-tea"]}),
+                           group("customer", {"field": "vip", "op": "is", "value": True})),
+    "moscow-not-tea": rule(group("segments", {"field": "segments", "op": "in",
+                                              "include": ["bench-city-moscow"],
+                                              "exclude": ["bench-bought-chinese-tea"]})),
+    "big-order-last-30-days": rule(group("orders", {
+        "field": "orders", "op": "count", "min": 1, "max": None, "where": {
+            "total": {"from": 200, "to": None}, "created": {"op": "relative", "from_days": -30, "to_days": 0}}})),
+    "cancelled-twice": rule(group("orders", {"field": "orders", "op": "count", "min": 2, "max": None,
+                                             "where": {"statuses": ["cancelled"]}})),
+    "registered-last-30-days": rule(group("customer", {"field": "created_at", "op": "relative",
+                                                       "from_days": -30, "to_days": 0})),
+    "lapsed-180-days": rule(group("orders", {"field": "last_order_at", "op": "relative",
+                                             "from_days": -730, "to_days": -180})),
+}

@@ -10,7 +10,13 @@ loads the same data into PostgreSQL (bench/pg_peer.py), checks every count is eq
 (a mismatch fails the bench) and times the same suite there. The `realtime` phase
 (bench/realtime.py) measures membership following a steady feed: BENCH_RT_RATE order
 writes/s (200) for BENCH_RT_SECONDS (60), then the follower's ceiling on BENCH_RT_CEILING
-(20000) changed customers.
+(20000) changed customers, with a new segment forming meanwhile. The `analytics` phase times
+GET /api/v1/analytics/segments over the 20 formed segments (the suite and bench/rules.py
+EXTRA, all flagged for analytics) and 24 monthly buckets.
+
+BENCH_PHASES (comma-separated, default all: preview, formation, recalculation, export,
+analytics, realtime, postgres) picks phases; ingest always runs. Every phase records the
+machine's load (bench/load.py) and a phase where other processes used the CPU is marked busy.
 
 Writes bench/results/latest.json and bench/RESULTS.md. Environment: BENCH_CUSTOMERS
 (default 100000), BENCH_SEED (42), BENCH_CALLS (30), BENCH_ES_HEAP (4g).
@@ -32,11 +38,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.rules import SUITE  # noqa: E402
+from bench.load import LoadRecorder  # noqa: E402
+from bench.rules import EXTRA, SUITE  # noqa: E402
 
 N = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
 SEED = int(os.environ.get("BENCH_SEED", "42"))
 CALLS = int(os.environ.get("BENCH_CALLS", "30"))
+ALL_PHASES = ("preview", "formation", "recalculation", "export", "analytics", "realtime", "postgres")
+PHASES = [p for p in ALL_PHASES if p in os.environ.get("BENCH_PHASES", ",".join(ALL_PHASES)).split(",")]
+if set(PHASES) & {"recalculation", "export", "analytics", "realtime"} and "formation" not in PHASES:
+    PHASES.insert(0, "formation")  # they read the formed segments
+if "postgres" in PHASES and "preview" not in PHASES:
+    PHASES.insert(0, "preview")  # the counts PostgreSQL must equal
 PORTS = {"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6395", "SEGSEARCH_PORT": "8070"}
 URL = f"http://127.0.0.1:{PORTS['SEGSEARCH_PORT']}"
 VAR = ROOT / "var" / "bench"
@@ -138,11 +151,11 @@ def previews(api: Api) -> dict:
 
 def formations(api: Api) -> dict:
     out = {}
-    for name, rule in SUITE.items():
+    for name, rule in {**SUITE, **EXTRA}.items():
         code = f"bench-{name}"
         started = time.monotonic()
         api.call("POST", "/api/v1/segments", {"code": code, "name": name, "rule": rule,
-                                              "user_group": f"UG-{name}"})
+                                              "user_group": f"UG-{name}", "available_in_analytics": True})
         while api.call("GET", f"/api/v1/segments/{code}")["status"] != "formed":
             time.sleep(0.2)
         out[name] = {"seconds": round(time.monotonic() - started, 2),
@@ -199,6 +212,24 @@ def export(api: Api, largest: str) -> dict:
     return {"segment": largest, "rows": rows, "seconds": round(took, 2), "rows_per_s": round(rows / took)}
 
 
+def analytics(api: Api) -> dict:
+    """The analytics request over every flagged segment, 24 monthly buckets to today."""
+    first = date(TODAY.year - 2 + (TODAY.month == 12), TODAY.month % 12 + 1, 1)
+    path = f"/api/v1/analytics/segments?from={first.isoformat()}&to={TODAY.isoformat()}&interval=month"
+    answer = api.call("GET", path)
+    times, took = [], []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        took.append(api.call("GET", path)["took_ms"])
+        times.append((time.perf_counter() - started) * 1000)
+    return {"segments": len(answer["segments"]), "buckets": len(answer["buckets"]),
+            "p50_ms": round(statistics.median(times), 1), "p95_ms": round(pct(times, 0.95), 1),
+            "es_took_p50_ms": statistics.median(took), "calls": CALLS}
+
+
+CONCURRENT = "spent-500-5000"  # formed again, as a new segment, while the real-time feed runs
+
+
 def realtime_phase(token: str, app_env: dict) -> dict:
     """bench/realtime.py: a steady feed of BENCH_RT_RATE order writes/s for BENCH_RT_SECONDS,
     change-to-membership latency, preview latency meanwhile, then the follower's ceiling."""
@@ -206,7 +237,8 @@ def realtime_phase(token: str, app_env: dict) -> dict:
     return realtime.run(realtime.Http(URL, token), realtime.Http(app_env["ES_URL"]), app_env["REDIS_URL"],
                         "segsearch-", int(os.environ.get("BENCH_RT_RATE", "200")),
                         int(os.environ.get("BENCH_RT_SECONDS", "60")),
-                        int(os.environ.get("BENCH_RT_CEILING", "20000")))
+                        int(os.environ.get("BENCH_RT_CEILING", "20000")),
+                        concurrent_rule=SUITE[CONCURRENT])
 
 
 def es_heap() -> dict:
@@ -234,35 +266,57 @@ def postgres(es_counts: dict) -> dict:
 def main() -> int:
     global TODAY
     TODAY = date.fromisoformat(os.environ.get("BENCH_TODAY", datetime.now(timezone.utc).date().isoformat()))
-    log(f"{N} customers, seed {SEED}, today {TODAY}")
+    log(f"{N} customers, seed {SEED}, today {TODAY}, phases {', '.join(PHASES)}")
     services("stop")  # a previous run's processes, if any, then its data: every run starts empty
     shutil.rmtree(VAR, ignore_errors=True)
-    services("start")
+    loads = LoadRecorder((str(ROOT), "bench/run.py", *PORTS.values(), "55433"))
     results: dict = {"customers": N, "seed": SEED, "today": TODAY.isoformat(), "calls": CALLS,
+                     "phases": PHASES, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "load_before_start": round(os.getloadavg()[0], 2),
                      "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "python": platform.python_version()}}
+    services("start")
     try:
         token = (VAR / "dev-token").read_text().strip()
         app_env = {"ES_URL": f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}",
                    "REDIS_URL": f"redis://127.0.0.1:{PORTS['SEGSEARCH_REDIS_PORT']}/0"}
         api = Api(token)
-        results["ingest"] = load(app_env)
+        with loads.phase("ingest"):
+            results["ingest"] = load(app_env)
         log(f"ingest: {results['ingest']}")
-        results["preview"] = previews(api)
-        results["formation"] = formations(api)
-        largest = max(results["formation"], key=lambda n: results["formation"][n]["count"])
-        results["recalculation"] = recalculations(api, largest)
-        results["export"] = export(api, largest)
-        results["realtime"] = realtime_phase(token, app_env)
-        log(f"realtime: {results['realtime']}")
+        if "preview" in PHASES:
+            with loads.phase("preview"):
+                results["preview"] = previews(api)
+        if "formation" in PHASES:
+            with loads.phase("formation"):
+                results["formation"] = formations(api)
+        largest = max(SUITE, key=lambda n: results.get("formation", {}).get(n, {}).get("count", 0))
+        if "recalculation" in PHASES:
+            with loads.phase("recalculation"):
+                results["recalculation"] = recalculations(api, largest)
+        if "export" in PHASES:
+            with loads.phase("export"):
+                results["export"] = export(api, largest)
+        if "analytics" in PHASES:
+            with loads.phase("analytics"):
+                results["analytics"] = analytics(api)
+            log(f"analytics: {results['analytics']}")
+        if "realtime" in PHASES:
+            with loads.phase("realtime"):
+                results["realtime"] = realtime_phase(token, app_env)
+            log(f"realtime: {results['realtime']}")
         results["memory"] = {"worker_peak_rss_mb": peak_rss_mb("worker-*.pid"),
                              "web_peak_rss_mb": peak_rss_mb("web.pid"), "elasticsearch": es_heap()}
     finally:
         services("stop")
-    es_counts = {n: v["count"] for n, v in results["preview"].items()}
-    results["postgres"] = postgres(es_counts)
+    if "postgres" in PHASES:
+        es_counts = {n: v["count"] for n, v in results["preview"].items()}
+        with loads.phase("postgres"):
+            results["postgres"] = postgres(es_counts)
+    results["load"] = loads.phases
+    results["busy"] = loads.busy
     write(results)
-    if results["postgres"]["mismatches"]:
+    if results.get("postgres", {}).get("mismatches"):
         log(f"COUNT MISMATCH with PostgreSQL: {results['postgres']['mismatches']}")
         return 1
     return 0
@@ -271,52 +325,86 @@ def main() -> int:
 def write(results: dict) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    name = f"{results['customers']}-{results['started_at'][:16].replace(':', '')}.json"
+    for path in (out / "latest.json", out / name):  # latest, and every run kept beside it
+        path.write_text(json.dumps(results, indent=2))
     (ROOT / "bench" / "RESULTS.md").write_text(markdown(results))
-    log(f"wrote {out / 'latest.json'} and bench/RESULTS.md")
+    log(f"wrote {out / 'latest.json'}, {out / name} and bench/RESULTS.md")
 
 
 def markdown(r: dict) -> str:
-    pg = r["postgres"]["suite"]
+    pg = r.get("postgres", {}).get("suite", {})
     lines = [
         "# Benchmark results", "",
-        f"{r['customers']:,} customers (seed {r['seed']}, today {r['today']}), {r['calls']} warm calls per rule; "
-        f"machine: {r['machine']['cpus']} cores, {r['machine']['platform']}, Python {r['machine']['python']}.", "",
+        f"{r['customers']:,} customers (seed {r['seed']}, today {r['today']}), {r['calls']} warm calls per "
+        f"measure; phases: {', '.join(r['phases'])}; machine: {r['machine']['cpus']} cores, "
+        f"{r['machine']['platform']}, Python {r['machine']['python']}; started {r['started_at']}, "
+        f"load average before {r['load_before_start']}"
+        + ("; **taken on a busy machine** (see the load table)." if r.get("busy") else "; idle machine."), "",
         f"Ingest: {r['ingest']['customers_per_s']:,} customers/s, {r['ingest']['orders_per_s']:,} orders/s "
         f"({r['ingest']['customers']:,} customers, {r['ingest']['orders']:,} orders in {r['ingest']['seconds']} s).", "",
-        "| rule | count | preview p50 ms | p95 ms | formation s | PostgreSQL p50 ms | segsearch / PostgreSQL |",
-        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, p in r["preview"].items():
-        ratio = p["p50_ms"] / pg[name]["p50_ms"] if pg[name]["p50_ms"] else float("nan")
-        lines.append(f"| {name} | {p['count']:,} | {p['p50_ms']} | {p['p95_ms']} | "
-                     f"{r['formation'][name]['seconds']} | {pg[name]['p50_ms']} | {ratio:.2f} |")
-    rc = r["recalculation"]
-    lines += ["", f"Recalculation of `{rc['segment']}` with nothing changed: {rc['unchanged']['seconds']} s, "
-              f"{rc['unchanged']['documents_written']} documents written; `{rc['after_1pct_changed']['segment']}` "
-              f"after {rc['after_1pct_changed']['customers_changed']:,} customers (1%) moved in or out of Moscow: "
-              f"{rc['after_1pct_changed']['seconds']} s, {rc['after_1pct_changed']['entered']:,} entered, "
-              f"{rc['after_1pct_changed']['left']:,} left.",
-              f"Export of `{r['export']['segment']}`: {r['export']['rows']:,} rows in {r['export']['seconds']} s "
-              f"= {r['export']['rows_per_s']:,} rows/s.",
-              f"Peak memory: worker {r['memory']['worker_peak_rss_mb']} MiB, web {r['memory']['web_peak_rss_mb']} MiB; "
-              f"Elasticsearch heap {r['memory']['elasticsearch']['heap_used_mb']} / "
-              f"{r['memory']['elasticsearch']['heap_max_mb']} MiB.",
-              *realtime_lines(r.get("realtime")),
-              f"PostgreSQL load: {r['postgres']['load']}.",
-              f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}.", ""]
-    return "\n".join(lines)
+    if "preview" in r:
+        lines += ["| rule | count | preview p50 ms | p95 ms | formation s | PostgreSQL p50 ms | segsearch / PostgreSQL |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, p in r["preview"].items():
+            pgp = pg.get(name, {}).get("p50_ms")
+            ratio = f"{p['p50_ms'] / pgp:.2f}" if pgp else "-"
+            formed = r.get("formation", {}).get(name, {}).get("seconds", "-")
+            lines.append(f"| {name} | {p['count']:,} | {p['p50_ms']} | {p['p95_ms']} | {formed} | {pgp or '-'} | {ratio} |")
+        lines.append("")
+    if "formation" in r:
+        lines += ["Formation (members/s = members written / seconds from creation to `formed`):", "",
+                  "| segment | members | seconds | members/s |", "|---|---:|---:|---:|"]
+        for name, f in r["formation"].items():
+            rate = round(f["count"] / f["seconds"]) if f["seconds"] else 0
+            lines.append(f"| bench-{name} | {f['count']:,} | {f['seconds']} | {rate:,} |")
+        lines.append("")
+    if "recalculation" in r:
+        rc = r["recalculation"]
+        lines.append(f"Recalculation of `{rc['segment']}` with nothing changed: {rc['unchanged']['seconds']} s, "
+                     f"{rc['unchanged']['documents_written']} documents written; `{rc['after_1pct_changed']['segment']}` "
+                     f"after {rc['after_1pct_changed']['customers_changed']:,} customers (1%) moved in or out of "
+                     f"Moscow: {rc['after_1pct_changed']['seconds']} s, {rc['after_1pct_changed']['entered']:,} "
+                     f"entered, {rc['after_1pct_changed']['left']:,} left.")
+    if "export" in r:
+        lines.append(f"Export of `{r['export']['segment']}`: {r['export']['rows']:,} rows in {r['export']['seconds']} s "
+                     f"= {r['export']['rows_per_s']:,} rows/s.")
+    if "analytics" in r:
+        a = r["analytics"]
+        lines.append(f"Analytics (GET /api/v1/analytics/segments): {a['segments']} flagged segments x {a['buckets']} "
+                     f"monthly buckets, p50 {a['p50_ms']} ms, p95 {a['p95_ms']} ms over {a['calls']} calls "
+                     f"(Elasticsearch took p50 {a['es_took_p50_ms']} ms); target p50 <= 500 ms.")
+    lines += realtime_lines(r.get("realtime"))
+    if "memory" in r:
+        lines.append(f"Peak memory: worker {r['memory']['worker_peak_rss_mb']} MiB, web {r['memory']['web_peak_rss_mb']} "
+                     f"MiB; Elasticsearch heap {r['memory']['elasticsearch']['heap_used_mb']} / "
+                     f"{r['memory']['elasticsearch']['heap_max_mb']} MiB.")
+    if "postgres" in r:
+        lines += [f"PostgreSQL load: {r['postgres']['load']}.",
+                  f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}."]
+    lines += ["", "Machine load per phase (others = CPU used by processes that are not the bench's, in cores; "
+              "busy when over 0.1):", "", "| phase | seconds | load before | machine CPU busy | others | busy |",
+              "|---|---:|---:|---:|---:|---|"]
+    for name, ph in r.get("load", {}).items():
+        lines.append(f"| {name} | {ph['seconds']} | {ph['load_before']} | {ph['machine_cpu_busy']} | "
+                     f"{ph['others_cores']} | {'yes' if ph['busy'] else 'no'} |")
+    return "\n".join(lines) + "\n"
 
 
 def realtime_lines(rt: dict | None) -> list[str]:
     if not rt:
         return []
     st, ce = rt["steady"], rt["ceiling"]
-    return [(f"Real-time membership: {st['writes']:,} order writes at {st['achieved_rate']}/s "
+    segments = f" with {rt['active_segments']} active dynamic segments" if "active_segments" in rt else ""
+    concurrent = (f"; a new segment of {rt['concurrent']['count']:,} members formed meanwhile in "
+                  f"{rt['concurrent']['seconds']} s") if rt.get("concurrent") else ""
+    return [(f"Real-time membership{segments}: {st['writes']:,} order writes at {st['achieved_rate']}/s "
             f"(target {st['target_rate']}/s, {st['seconds']} s); change-to-membership latency "
             f"p50 {st['latency_s']['p50']} s, p95 {st['latency_s']['p95']} s, max {st['latency_s']['max']} s "
-            f"({st['latency_s']['unsettled_after_120s']} unsettled); preview p95 meanwhile "
-            f"{st['preview_ms']['p95']} ms. Follower ceiling: {ce['customers_per_s']:,} customers/s "
+            f"({st['latency_s']['unsettled_after_120s']} unsettled, backlog at the end {st.get('backlog_end', '-')}); "
+            f"preview p50 {st['preview_ms']['p50']} ms, p95 {st['preview_ms']['p95']} ms meanwhile{concurrent}. "
+            f"Follower ceiling: {ce['customers_per_s']:,} customers/s "
             f"({ce['customers']:,} changed customers drained in {ce['drained_seconds']} s).")]
 
 
