@@ -328,19 +328,33 @@ def write(results: dict) -> None:
     name = f"{results['customers']}-{results['started_at'][:16].replace(':', '')}.json"
     for path in (out / "latest.json", out / name):  # latest, and every run kept beside it
         path.write_text(json.dumps(results, indent=2))
-    (ROOT / "bench" / "RESULTS.md").write_text(markdown(results))
+    (ROOT / "bench" / "RESULTS.md").write_text(results_page(out))
     log(f"wrote {out / 'latest.json'}, {out / name} and bench/RESULTS.md")
+
+
+def results_page(folder: Path) -> str:
+    """Every kept run of at least 100,000 customers, newest first, one section each."""
+    runs = [json.loads(p.read_text()) for p in folder.glob("*.json") if p.name != "latest.json"]
+    runs = sorted((r for r in runs if r["customers"] >= 100_000), key=lambda r: r.get("started_at", ""),
+                  reverse=True)
+    parts = ["# Benchmark results", "",
+             "Written by `make bench` (bench/run.py) from every run kept in bench/results/, newest first. "
+             "Each run says which phases it ran and how busy the machine was.", ""]
+    for r in runs:
+        parts += [f"## {r['customers']:,} customers, {r.get('started_at', r['today'])}", "", markdown(r)]
+    return "\n".join(parts)
 
 
 def markdown(r: dict) -> str:
     pg = r.get("postgres", {}).get("suite", {})
+    load_before = r.get("load_before_start")
     lines = [
-        "# Benchmark results", "",
         f"{r['customers']:,} customers (seed {r['seed']}, today {r['today']}), {r['calls']} warm calls per "
-        f"measure; phases: {', '.join(r['phases'])}; machine: {r['machine']['cpus']} cores, "
-        f"{r['machine']['platform']}, Python {r['machine']['python']}; started {r['started_at']}, "
-        f"load average before {r['load_before_start']}"
-        + ("; **taken on a busy machine** (see the load table)." if r.get("busy") else "; idle machine."), "",
+        f"measure; phases: {', '.join(r.get('phases', []))}; machine: {r['machine']['cpus']} cores, "
+        f"{r['machine']['platform']}, Python {r['machine']['python']}; started {r.get('started_at', r['today'])}"
+        + (f", load average before {load_before}" if load_before is not None else "")
+        + ("; **taken on a busy machine**." if r.get("busy") else "; idle machine.")
+        + (f" {r['note']}" if r.get("note") else ""), "",
         f"Ingest: {r['ingest']['customers_per_s']:,} customers/s, {r['ingest']['orders_per_s']:,} orders/s "
         f"({r['ingest']['customers']:,} customers, {r['ingest']['orders']:,} orders in {r['ingest']['seconds']} s).", "",
     ]
@@ -383,6 +397,8 @@ def markdown(r: dict) -> str:
     if "postgres" in r:
         lines += [f"PostgreSQL load: {r['postgres']['load']}.",
                   f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}."]
+    if not r.get("load"):
+        return "\n".join(lines) + "\n"
     lines += ["", "Machine load per phase (others = CPU used by processes that are not the bench's, in cores; "
               "busy when over 0.1):", "", "| phase | seconds | load before | machine CPU busy | others | busy |",
               "|---|---:|---:|---:|---:|---|"]
