@@ -104,14 +104,17 @@ def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
 
 @contextmanager
 def _refresh_paused(feed) -> Iterator[None]:
-    """No periodic refresh while loading (segment merges are the cost); one refresh after."""
-    index = feed.indices.customers
-    feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "-1"}})
+    """No periodic refresh while loading (segment merges are the cost); one refresh after.
+    The owner registry takes as many documents as there are orders, so it pauses too."""
+    indices = [feed.indices.customers, feed.indices.order_owners]
+    for index in indices:
+        feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "-1"}})
     try:
         yield
     finally:
-        feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
-        feed.es.indices.refresh(index=index)
+        for index in indices:
+            feed.es.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+            feed.es.indices.refresh(index=index)
 
 
 def import_dataset(feed, *, product_groups: Iterable[dict] = (), products: Iterable[dict] = (),
