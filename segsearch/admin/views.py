@@ -1,9 +1,9 @@
 """Admin pages: login, segment list, create/edit with the rule editor, preview, formation.
 
 Views call the service layer the API uses (SegmentService through `segment_service()`,
-`preview`, the field catalogue, the RQ queue); the few reads the API has no service for
-(dynamics points for sparklines, a job's progress) are small functions below that take
-their Elasticsearch client / Redis connection as arguments.
+`preview`, the field catalogue, formation requests and job status in segments.jobs, the
+dynamics points in segments.dynamics); they build no Elasticsearch query and touch no
+RQ job themselves.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import ApiError, TransportError
 from flask import (
     Response,
     abort,
@@ -33,14 +33,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
-from redis import Redis
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from segsearch import clock
 from segsearch.admin import blp, text_views  # noqa: F401  (text_views: the text mode's routes)
+from segsearch.admin.wording import fmt_int, noun, plural
+from segsearch.api.errors import http_error
 from segsearch.api.rules import current_fields
 from segsearch.api.segments import segment_service
 from segsearch.auth.roles import allowed
@@ -50,9 +49,10 @@ from segsearch.extensions import services
 from segsearch.rules.fields import BLOCKS
 from segsearch.rules.templates import TEMPLATES
 from segsearch.segments.deps import SegmentDeps
-from segsearch.segments.jobs import request_formation
+from segsearch.segments.dynamics import dynamics_by_segment
+from segsearch.segments.jobs import job_state, request_formation
 from segsearch.segments.preview import checked_rule, preview
-from segsearch.segments.schemas import SegmentCreate, SegmentListArgs, SegmentPatch
+from segsearch.segments.schemas import SegmentCreate, SegmentPatch
 from segsearch.segments.service import SegmentService
 
 USER_KEY = "admin_user"
@@ -64,8 +64,6 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 # Answer in JSON (fetch() from admin.js), not with an HTML page.
 JSON_ENDPOINTS = frozenset({"admin.preview_json", "admin.job_json", "admin.status_json",
                             "admin.rule_text_format", "admin.rule_text_parse"})
-PAGE_SIZE = 25
-SPARK_POINTS = 20
 CHART_POINTS = 60
 SAMPLE_SIZE = 10
 FIX_FIELDS = "Please correct the highlighted fields."
@@ -105,9 +103,13 @@ def csrf_ok() -> bool:
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+# bell.js's endpoints (admin/bell.py): their errors are JSON too.
+BELL_ENDPOINTS = frozenset({"admin.notifications_json", "admin.notification_read"})
+
+
 def wants_json() -> bool:
-    """The request comes from admin.js (fetch), so errors answer in JSON."""
-    return request.endpoint in JSON_ENDPOINTS
+    """The request comes from admin.js or bell.js (fetch), so errors answer in JSON."""
+    return request.endpoint in JSON_ENDPOINTS or request.endpoint in BELL_ENDPOINTS
 
 
 @blp.before_request
@@ -162,7 +164,7 @@ def _headers(response: Response) -> Response:
 def _template_helpers() -> dict:
     return {"csrf_token": csrf_token, "user": current_user(), "can_write": can_write(),
             "fmt_dt": fmt_dt, "fmt_int": fmt_int, "segment_url": segment_url,
-            "block_labels": BLOCK_LABELS}
+            "block_labels": BLOCK_LABELS, "plural": plural, "noun": noun}
 
 
 # -- errors: HTML pages, JSON for admin.js -----------------------------------------------
@@ -176,7 +178,25 @@ def _json_error(status: int, message: str, errors: Mapping | None = None) -> Res
 def _error_page(status: int, title: str, message: str) -> ResponseReturnValue:
     if wants_json():
         return _json_error(status, message)
-    return render_template("admin/error.html", status=status, title=title, message=message), status
+    # The helpers are passed, not left to the context processor: an unmatched URL has no
+    # blueprint, so the processor does not run for it.
+    return render_template("admin/error.html", status=status, title=title, message=message,
+                           **_template_helpers()), status
+
+
+@blp.app_errorhandler(404)
+@blp.app_errorhandler(405)
+def _routing_error(err: HTTPException) -> ResponseReturnValue:
+    """An unknown /admin URL gets the admin's page; the rest of the app keeps its JSON.
+
+    Flask hands URLs that match no route to the app's handlers, never a blueprint's, so
+    the admin's own 404 page needs an app-wide handler that looks at the path.
+    """
+    if not request.path.startswith(f"{blp.url_prefix}/"):
+        return http_error(err)
+    if isinstance(err, NotFound) and request.endpoint is None:
+        return _error_page(404, "Page not found", f"There is no admin page at {request.path}.")
+    return _http_error(err)
 
 
 @blp.errorhandler(HTTPException)
@@ -219,14 +239,6 @@ def fmt_dt(iso: str | None, empty: str = "—") -> str:
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 
-def fmt_int(value: Any) -> str:
-    """1234567 -> '1 234 567' (thin grouping, like a CRM's counters)."""
-    try:
-        return f"{int(value):,}".replace(",", "\u202f")
-    except (TypeError, ValueError):
-        return "—"
-
-
 def segment_url(code: str, **params: Any) -> str:
     """The segment's page; the code "new" would meet the create form, so it gets /edit."""
     endpoint = "admin.segment_alt" if code == "new" else "admin.segment"
@@ -243,33 +255,7 @@ def safe_next(target: str | None) -> str:
     return url_for("admin.segments")
 
 
-# -- reads the API has no service function for -------------------------------------------
-
-def dynamics_by_segment(es: Elasticsearch, index: str, codes: list[str],
-                        points: int = SPARK_POINTS) -> dict[str, list[dict]]:
-    """The last `points` formations of each segment, oldest first, in one search."""
-    if not codes:
-        return {}
-    body: dict[str, Any] = {
-        "size": 0,
-        "query": {"bool": {"filter": [{"term": {"kind": "formation"}},
-                                      {"terms": {"segment": codes}}]}},
-        "aggs": {"by_segment": {
-            "terms": {"field": "segment", "size": len(codes)},
-            "aggs": {"latest": {"top_hits": {
-                "size": points, "sort": [{"at": {"order": "desc"}}],
-                "_source": ["at", "count", "entered", "left"]}}}}},
-    }
-    try:
-        res = es.search(index=index, **body)
-    except NotFoundError:  # no formation has ever been recorded
-        return {}
-    out = {}
-    for bucket in res["aggregations"]["by_segment"]["buckets"]:
-        hits = bucket["latest"]["hits"]["hits"]
-        out[bucket["key"]] = [h["_source"] for h in reversed(hits)]
-    return out
-
+# -- charts ----------------------------------------------------------------------------
 
 def chart(points: list[dict], width: int, height: int, pad: int = 3) -> dict | None:
     """SVG geometry of a count series: polyline points, area path and dots with titles."""
@@ -294,27 +280,11 @@ def chart(points: list[dict], width: int, height: int, pad: int = 3) -> dict | N
         f" L{xy[-1][0]},{height} Z"
     xs = [x for x, _ in xy][-len(counts):]
     dots = [{"x": x, "y": y(c),
-             "title": f"{fmt_dt(p.get('at'))}: {fmt_int(c)} customers "
+             "title": f"{fmt_dt(p.get('at'))}: {plural(c, 'customer')} "
                       f"(+{p.get('entered') or 0} / −{p.get('left') or 0})"}
             for x, c, p in zip(xs, counts, points)]
     return {"line": line, "area": area, "dots": dots, "width": width, "height": height,
             "low": low, "high": high, "last": counts[-1], "end_x": xy[-1][0], "end_y": xy[-1][1]}
-
-
-def job_state(redis: Redis, job_id: str) -> dict | None:
-    """{"id", "status", "progress", "result"} of a formation job (as the API reports it)."""
-    try:
-        job = Job.fetch(job_id, connection=redis)
-    except NoSuchJobError:
-        return None
-    raw = job.get_status(refresh=True)
-    status = getattr(raw, "value", str(raw))
-    status = {"deferred": "queued", "scheduled": "queued", "stopped": "failed",
-              "canceled": "failed"}.get(status, status)
-    progress = 1.0 if status == "finished" else float(job.meta.get("progress", 0.0))
-    result = job.return_value() if status == "finished" else None
-    return {"id": job.id, "status": status, "progress": progress,
-            "result": result if isinstance(result, dict) else None}
 
 
 # -- login / logout ----------------------------------------------------------------------
@@ -352,38 +322,6 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash("You have been logged out.", "info")
     return redirect(url_for("admin.login"), 303)
-
-
-# -- the segment list --------------------------------------------------------------------
-
-def list_args(query: Mapping[str, str]) -> tuple[dict, dict, str | None]:
-    """Validated list arguments from the query string, the raw filters, and an error."""
-    raw = {k: query.get(k, "").strip() for k in ("q", "type", "active", "cursor")}
-    given = {k: v for k, v in raw.items() if v}
-    try:
-        args = SegmentListArgs().load({**given, "page_size": PAGE_SIZE})
-        return args, raw, None
-    except ValidationError as err:
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in flatten(err.messages).items())
-        return SegmentListArgs().load({"page_size": PAGE_SIZE}), raw, message
-
-
-@blp.route("/", methods=["GET"])
-@blp.route("/segments", methods=["GET"])
-def segments() -> ResponseReturnValue:
-    """Segments with filters, counts, a dynamics sparkline and cursor paging."""
-    args, raw, error = list_args(request.args)
-    page = segment_service().list(args)
-    svc = services()
-    codes = [s["code"] for s in page["items"]]
-    dynamics = dynamics_by_segment(svc.es, svc.indices.segment_events, codes)
-    sparks = {code: chart(points, 96, 24) for code, points in dynamics.items()}
-    filters = {k: v for k, v in raw.items() if k != "cursor" and v}
-    next_url = (url_for("admin.segments", **filters, cursor=page["next_cursor"])
-                if page["next_cursor"] else None)
-    first_url = url_for("admin.segments", **filters) if raw["cursor"] else None
-    return render_template("admin/segments.html", page=page, sparks=sparks, filters=raw,
-                           error=error, next_url=next_url, first_url=first_url)
 
 
 # -- create / edit: form <-> segment fields ------------------------------------------------
@@ -667,10 +605,7 @@ def preview_json() -> ResponseReturnValue:
 @blp.route("/jobs/<string:job_id>", methods=["GET"])
 def job_json(job_id: str) -> ResponseReturnValue:
     """A formation job's status and progress (0..1), polled by the progress bar."""
-    state = job_state(services().redis, job_id)
-    if state is None:
-        return _json_error(404, f"Job {job_id!r} not found.")
-    return jsonify(state)
+    return jsonify(job_state(services().redis, job_id))
 
 
 @blp.route("/segments/<string:code>/status", methods=["GET"])

@@ -33,7 +33,8 @@ def _json(status: int, message: str, errors=None, headers=None):
     return jsonify(body(status, message, errors)), status, headers or {}
 
 
-def _http(err: HTTPException):
+def http_error(err: HTTPException):
+    """A werkzeug HTTP error (routing, abort, webargs) in the one JSON shape."""
     data = getattr(err, "data", None) or {}
     messages = data.get("messages")
     if messages is not None:  # webargs: {"json": {...}, "query": {...}}
@@ -91,7 +92,7 @@ def _unexpected(err: Exception):
 
 
 def register(app: Flask) -> None:
-    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(ServiceError, _service)
     app.register_error_handler(TransportError, _es_transport)
     app.register_error_handler(ApiError, _es_api)

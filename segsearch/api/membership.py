@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 
 from segsearch.api import docs
 from segsearch.api.security import requires
-from segsearch.errors import NotFound
 from segsearch.extensions import services
 from segsearch.segments import jobs, roster
 from segsearch.segments.store import SegmentStore
@@ -34,18 +31,7 @@ def recalculate(code: str):
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="A job's status, progress (0..1) and result")
 def job_status(job_id: str):
-    svc = services()
-    try:
-        job = Job.fetch(job_id, connection=svc.redis)
-    except NoSuchJobError:
-        raise NotFound(f"Job {job_id!r} not found.") from None
-    raw = job.get_status(refresh=True)
-    status = getattr(raw, "value", str(raw))
-    status = {"deferred": "queued", "scheduled": "queued", "stopped": "failed",
-              "canceled": "failed"}.get(status, status)
-    progress = 1.0 if status == "finished" else float(job.meta.get("progress", 0.0))
-    return {"id": job.id, "status": status, "progress": progress,
-            "result": job.return_value() if status == "finished" else None}
+    return jobs.job_state(services().redis, job_id)
 
 
 def _events(size: int, **which: str) -> list[dict]:

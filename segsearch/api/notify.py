@@ -40,7 +40,8 @@ def _webhooks() -> WebhookStore:
     return WebhookStore(svc.es, svc.indices)
 
 
-def _notifications() -> NotificationStore:
+def notification_store() -> NotificationStore:
+    """The caller's notifications as the API and the admin's bell both read them."""
     svc = services()
     return NotificationStore(svc.es, svc.indices)
 
@@ -96,7 +97,7 @@ class Webhook(MethodView):
 @blp.response(200, NotificationPage)
 @blp.doc(summary="The caller's notifications, newest first")
 def list_notifications(args):
-    return _notifications().list(g.principal.name, args["page_size"], args["cursor"],
+    return notification_store().list(g.principal.name, args["page_size"], args["cursor"],
                                  args["unread"])
 
 
@@ -107,7 +108,7 @@ def list_notifications(args):
 @blp.doc(summary="Mark one of the caller's notifications read (no body)",
          parameters=[REFRESH])
 def read_notification(notification_id: str):
-    return _notifications().mark_read(g.principal.name, notification_id, refresh=refresh_arg())
+    return notification_store().mark_read(g.principal.name, notification_id, refresh=refresh_arg())
 
 
 @blp.route("/notification-settings")

@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from redis import WatchError
+from redis import Redis, WatchError
 from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from segsearch.errors import NotFound
 from segsearch.extensions import RedisUnavailable
 from segsearch.segments.worklog import WorkLog
 
@@ -33,6 +35,9 @@ FORM_JOB = "workers.jobs.form_segment"
 # A job in one of these states will (or does) run: queueing another would run it twice.
 LIVE = {b"queued", b"started", b"scheduled", b"deferred"}
 ENQUEUE_ATTEMPTS = 3
+# RQ's statuses as clients see them: waiting ones are "queued", ended-early ones "failed".
+REPORTED_STATUS = {"deferred": "queued", "scheduled": "queued", "stopped": "failed",
+                   "canceled": "failed"}
 
 
 def work_log(services: Services) -> WorkLog:
@@ -111,6 +116,24 @@ def _live(pipe: Pipeline, queue: Queue, jid: str) -> bool:
         return True
     return any(pipe.lpos(key, jid) is not None
                for key in (queue.key, queue.intermediate_queue_key))
+
+
+def job_state(redis: Redis, jid: str) -> dict:
+    """{"id", "status", "progress" (0..1), "result"} of a job; NotFound (404) if unknown.
+
+    The one status mapping the API's GET /jobs/{id} and the admin's progress bar share.
+    """
+    try:
+        job = Job.fetch(jid, connection=redis)
+    except NoSuchJobError:
+        raise NotFound(f"Job {jid!r} not found.") from None
+    raw = job.get_status(refresh=True)
+    status = getattr(raw, "value", str(raw))
+    status = REPORTED_STATUS.get(status, status)
+    finished = status == "finished"
+    return {"id": job.id, "status": status,
+            "progress": 1.0 if finished else float(job.meta.get("progress", 0.0)),
+            "result": job.return_value() if finished else None}
 
 
 def drain(services: Services) -> list[str]:

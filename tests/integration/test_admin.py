@@ -261,7 +261,14 @@ def test_list_filters_and_paging(admin, app, hook_calls):
     assert static.count('class="seg-name"') == 1 and "icon-lock" in static
     inactive = text(admin.get("/admin/?active=false"))
     assert inactive.count('class="seg-name"') == 1 and "seg-04" in inactive
-    assert "Ignored invalid filters" in text(admin.get("/admin/?type=bogus"))
+    bogus = admin.get("/admin/?type=bogus&min_customers=-1")
+    assert bogus.status_code == 422  # named on the page, the list unfiltered
+    assert "Type: Must be one of: dynamic, static." in html.unescape(text(bogus))
+    assert "Customers from: enter a number from 0" in html.unescape(text(bogus))
+    assert bogus.get_data(as_text=True).count('class="seg-name"') == 25
+    forged = admin.get(f"{next_url}&trail=not-a-cursor")
+    assert forged.status_code == 422 and "the link is out of date" in text(forged)
+    assert text(forged).count('class="seg-name"') == 25  # the first page again
 
 
 # -- permissions -----------------------------------------------------------------------

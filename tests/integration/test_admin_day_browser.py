@@ -53,8 +53,7 @@ def test_marketer_day(day):
     api, base = day
     problems: list[str] = []
     with browser_page(problems) as page:
-        login(page, base, ADMIN_TOKEN)
-        shot(page, "segments.png")
+        login(page, base, ADMIN_TOKEN)  # segments.png: test_admin_list_browser.py
         # the count links to the members page
         page.click("a[title='Members of Moscow']")
         assert page.locator("#members-table tbody tr").count() == 3
