@@ -31,4 +31,4 @@ def _session_settings(state: BlueprintSetupState) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
-from segsearch.admin import analytics, customers, views  # noqa: E402,F401  (registers the routes on blp)
+from segsearch.admin import analytics, customers, editor_values, views  # noqa: E402,F401  (registers the routes on blp)
