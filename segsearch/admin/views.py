@@ -671,7 +671,7 @@ def segment_new() -> ResponseReturnValue:
     return redirect(after_save_url(seg, queued), 303)
 
 
-def after_save_note(seg: Mapping[str, Any], stored: Mapping[str, Any], queued: bool) -> str:
+def after_save_note(seg: Mapping[str, Any], queued: bool) -> str:
     """What happens to the members after an edit, as the engine really does it: inactive
     segments and formed static ones are skipped, so their members stay as they are."""
     if not seg.get("active", True):
@@ -716,7 +716,7 @@ def segment(code: str) -> ResponseReturnValue:
     if seg is None:
         status = 409 if message and "concurrently" in message else 422
         return render_form(values, seg=stored, errors=errors, message=message, status=status)
-    flash("Changes saved." + after_save_note(seg, stored, queued), "success")
+    flash("Changes saved." + after_save_note(seg, queued), "success")
     return redirect(after_save_url(seg, queued), 303)
 
 

@@ -23,6 +23,9 @@ OPERAND_LABELS = {"from": "start", "to": "end", "from_days": "first day", "to_da
                   "min": "minimum", "max": "maximum", "include": "values", "exclude": "values",
                   "value": "value", "field": "field", "op": "condition", "ignore_year": "ignore year",
                   "where": "order filter"}
+WHERE_LABELS = {"statuses": "the status", "stores": "the store", "pipelines": "the pipeline",
+                "product_ids": "the product", "product_groups": "the product group",
+                "created": "the date", "total": "the total"}
 
 # (pattern over the message, what the marketer reads). First match wins.
 MESSAGES: tuple[tuple[str, str], ...] = (
@@ -84,6 +87,12 @@ def place(path: str, rule: Any, fields: Mapping[str, FieldDef]) -> str:
         fdef = fields.get(str(cond.get("field"))) if isinstance(cond, dict) else None
         words += f", criterion {ci + 1}" + (f" ({fdef.label})" if fdef else "")
         rest = [p for p in parts[5:] if not p.isdigit()]
+        if rest and rest[0] == "where":
+            words += ", only orders where"
+            rest = rest[1:]
+            if rest:
+                words += " " + WHERE_LABELS.get(rest[0], rest[0].replace("_", " "))
+                rest = rest[1:]
         if rest:
             words += ", " + " ".join(OPERAND_LABELS.get(p, p.replace("_", " ")) for p in rest)
     return words
