@@ -59,13 +59,12 @@ MESSAGES: tuple[tuple[str, str], ...] = (
 
 
 def say(message: str) -> str:
-    """One validation message in plain words (unknown ones are only capitalised)."""
+    """One validation message in plain words (others, already worded, are kept as they are)."""
     for pattern, words in MESSAGES:
         match = re.search(pattern, message)
         if match:
             return match.expand(words)
-    text = message.strip()
-    return text[:1].upper() + text[1:] if text else text
+    return message
 
 
 def place(path: str, rule: Any, fields: Mapping[str, FieldDef]) -> str:

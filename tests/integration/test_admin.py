@@ -183,7 +183,8 @@ def test_create_through_the_form(admin, app, hook_calls):
     assert "vip-moscow" in listing and "VIP from Moscow" in listing
     # the same code again: 409, the form keeps what was typed
     r = admin.post("/admin/segments/new", segment_form("vip-moscow", name="Again"))
-    assert r.status_code == 409 and "Already taken." in text(r) and 'value="Again"' in text(r)
+    assert r.status_code == 409 and "Another segment already has this code." in text(r)
+    assert 'value="Again"' in text(r)
 
 
 def test_validation_errors_are_shown_with_the_condition_path(admin, hook_calls):

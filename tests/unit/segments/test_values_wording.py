@@ -33,6 +33,6 @@ def test_messages_in_plain_words_with_their_place():
     assert say("must be on or after 'from'") == "The end must be on or after the start."
     assert say("Must match ^[a-z0-9][a-z0-9_-]{0,63}$.").startswith("Use lowercase Latin letters")
     assert say("must be between -36500 and 36500") == "Enter a number from -36500 to 36500."
-    assert say("something new") == "Something new"
+    assert say("line 1, column 3: expected a field") == "line 1, column 3: expected a field"
     assert worded({"a": "must be a number", "b": ["must be an integer"]}) == {
         "a": ["Enter a number."], "b": ["Enter a whole number."]}
