@@ -602,7 +602,8 @@ def editor_context(rule: Any = None) -> dict:
     except (ApiError, TransportError):
         groups, products, codes = [], {}, []  # suggestions only: the editor works without them
     return {"catalogue": fields, "templates": TEMPLATES, "blocks": list(BLOCKS),
-            "suggestions": {"product_groups": groups, "segments": codes},
+            # Ids, as the text mode completes them; the block editor shows them by `labels`.
+            "suggestions": {"product_groups": [g["value"] for g in groups], "segments": codes},
             "labels": {"products": products,
                        "product_groups": {g["value"]: g["label"] for g in groups}}}
 

@@ -613,7 +613,7 @@
       keys.forEach((k) => { if (!Array.isArray(target[k]) && !opts.dropEmpty) target[k] = []; });
       const box = h("div", { class: "chips", "data-key": opts.key + keys[0] });
       const list = h("span", { class: "chip-list" });
-      const listId = opts.values || field ? this.datalist(opts.values || []) : null;
+      const listId = opts.values || field ? this.datalist((opts.values || []).map((v) => [v, this.labelOf(field, v)])) : null;
       const input = h("input", { type: "text", class: "chip-input", list: listId, autocomplete: "off",
         placeholder: opts.placeholder || (modes ? "type a value, Enter" : "value, Enter"), "aria-label": "Add a value" });
       const hints = h("div", { class: "value-hints", "aria-live": "polite" });
@@ -751,17 +751,19 @@
       return box;
     }
 
-    /** A datalist of values (strings, or {value, label} for products and groups). */
-    datalist(values) {
+    /** A datalist of [value, label] pairs (a label only where it differs: names of ids). */
+    datalist(pairs) {
       const id = "dl-" + (++listCounter);
       this.datalists[id] = h("datalist", { id: id });
-      this.fillDatalist(id, values.map((v) => (v && typeof v === "object" ? [v.value, v.label] : [v, null])));
+      this.fillDatalist(id, pairs);
       return id;
     }
 
     fillDatalist(id, pairs) {
       const node = this.datalists[id] || document.getElementById(id);
-      if (node) node.replaceChildren(...pairs.map(([value, label]) => h("option", { value: value, label: label || null })));
+      if (node) {
+        node.replaceChildren(...pairs.map(([value, label]) => h("option", { value: value, label: label && label !== value ? label : null })));
+      }
     }
 
     // -- preview ---------------------------------------------------------------------
