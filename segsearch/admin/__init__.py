@@ -31,4 +31,4 @@ def _session_settings(state: BlueprintSetupState) -> None:
     config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
-from segsearch.admin import analytics, bell, customers, segment_list, views  # noqa: E402,F401  (registers the routes on blp)
+from segsearch.admin import analytics, bell, customers, editor_values, segment_list, views  # noqa: E402,F401  (registers the routes on blp)

@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from segsearch import clock
 from segsearch.admin import blp, text_views  # noqa: F401  (text_views: the text mode's routes)
-from segsearch.admin.wording import fmt_int, noun, plural
+from segsearch.admin.wording import fmt_int, noun, place, plural, worded
 from segsearch.api.errors import http_error
 from segsearch.api.rules import current_fields
 from segsearch.api.segments import segment_service
@@ -46,12 +46,14 @@ from segsearch.auth.roles import allowed
 from segsearch.auth.tokens import Principal
 from segsearch.errors import Invalid, ServiceError, flatten
 from segsearch.extensions import services
+from segsearch.limits import MAX_MEMBERS
 from segsearch.rules.fields import BLOCKS
 from segsearch.rules.templates import TEMPLATES
+from segsearch.segments import values as values_service
 from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.dynamics import dynamics_by_segment
 from segsearch.segments.jobs import job_state, request_formation
-from segsearch.segments.preview import checked_rule, preview
+from segsearch.segments.preview import checked_rule, matches_everyone, preview, preview_members
 from segsearch.segments.schemas import SegmentCreate, SegmentPatch
 from segsearch.segments.service import SegmentService
 
@@ -63,7 +65,8 @@ CSRF_HEADER = "X-CSRF-Token"
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 # Answer in JSON (fetch() from admin.js), not with an HTML page.
 JSON_ENDPOINTS = frozenset({"admin.preview_json", "admin.job_json", "admin.status_json",
-                            "admin.rule_text_format", "admin.rule_text_parse"})
+                            "admin.rule_text_format", "admin.rule_text_parse",
+                            "admin.field_values_json"})
 CHART_POINTS = 60
 SAMPLE_SIZE = 10
 FIX_FIELDS = "Please correct the highlighted fields."
@@ -331,7 +334,7 @@ def blank_values() -> dict:
     return {"code": "", "name": "", "description": "", "type": "dynamic", "active": True,
             "available_in_analytics": False, "user_group": "", "store": "", "starts_at": "",
             "expires_at": "", "rule_json": json.dumps({"match": "all", "groups": []}),
-            "members_text": "", "static_source": "rule"}
+            "members_text": "", "static_source": "rule", "confirmed_all": ""}
 
 
 def values_from_segment(seg: Mapping[str, Any]) -> dict:
@@ -361,6 +364,8 @@ def values_from_form(form: Mapping[str, str], code: str | None = None) -> dict:
     values["rule_text"] = form.get("rule_text", "")
     values["active"] = form.get("active") == "on"
     values["available_in_analytics"] = form.get("available_in_analytics") == "on"
+    # Sent only by the "save for all N customers" button of the confirm step (a number).
+    values["confirmed_all"] = form.get("confirmed_all", "")
     if code is not None:
         values["code"] = code
     return values
@@ -444,11 +449,44 @@ def tracked_service() -> tuple[SegmentService, list[str]]:
     return service, queued
 
 
+class EveryoneMatches(Exception):
+    """The rule matches every customer: the save waits for an explicit confirmation."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.count = count
+
+
+# A change of one of these can hand the segment (and its user group) to every customer.
+REACH_FIELDS = ("rule", "store", "user_group", "active")
+
+
+def confirm_everyone(values: Mapping[str, Any], loaded: Mapping[str, Any],
+                     stored: Mapping | None) -> None:
+    """Raise EveryoneMatches when the saved rule would match every customer in its store and
+    the form was not sent by the confirm step's button for that same number of customers."""
+    rule = loaded.get("rule", (stored or {}).get("rule"))
+    if not isinstance(rule, dict) or not loaded.get("active", (stored or {}).get("active", True)):
+        return  # an imported list, or an inactive segment: nobody is handed anything now
+    if stored is not None and stored.get("type") == "static":
+        return  # formed once at creation: an edit reaches nobody new
+    if stored is not None and all(loaded.get(k, stored.get(k)) == stored.get(k) for k in REACH_FIELDS):
+        return  # an edit that does not change who is reached (renaming, a description)
+    svc = services()
+    tz = svc.config["TIMEZONE"]
+    store = loaded.get("store", (stored or {}).get("store"))
+    count = matches_everyone(svc.es, svc.indices.customers, current_fields(), rule,
+                             today=clock.today(tz), timezone=tz, store=store)
+    if count is not None and str(values.get("confirmed_all", "")).strip() != str(count):
+        raise EveryoneMatches(count)
+
+
 def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | None
                  ) -> tuple[dict | None, dict, str | None, bool]:
     """Validate and create (code None) or patch.
 
     Returns (segment or None, errors by dotted path, message, whether a formation was queued).
+    Raises EveryoneMatches when the rule matches everyone and that was not confirmed.
     """
     creating = code is None
     static = (values["type"] if creating else cast(Mapping, stored)["type"]) == "static"
@@ -460,6 +498,7 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
         loaded = schema(context=_context).load(data)
     except ValidationError as err:
         return None, schema_errors(err), FIX_FIELDS, False
+    confirm_everyone(values, loaded, stored)
     service, queued = tracked_service()
     try:
         if code is None:  # creating
@@ -473,32 +512,68 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
     return seg, {}, None, bool(queued)
 
 
-def editor_context() -> dict:
-    """What the rule editor needs: the field catalogue, templates, product groups."""
+def rule_product_ids(rule: Any) -> list[str]:
+    """Product ids a rule names (its chips show the products' names)."""
+    ids: list[str] = []
+    for group in (rule.get("groups") or []) if isinstance(rule, dict) else []:
+        for cond in (group.get("conditions") or []) if isinstance(group, dict) else []:
+            if not isinstance(cond, dict):
+                continue
+            if cond.get("field") == "products":
+                ids += [v for k in ("include", "exclude") for v in cond.get(k) or []]
+            where = cond.get("where")
+            if isinstance(where, dict):
+                ids += list(where.get("product_ids") or [])
+    return [i for i in ids if isinstance(i, str)]
+
+
+def editor_context(rule: Any = None) -> dict:
+    """What the rule editor needs: the field catalogue, templates, the named product-group
+    tree, the names of the products the rule names, segment codes."""
     fields = [f.to_json() for f in current_fields().values()]
     svc = services()
     try:
-        groups = sorted(svc.feed.catalog.parents())
+        groups = values_service.group_tree(svc.es, svc.indices)
+        products = values_service.product_names(svc.es, svc.indices, rule_product_ids(rule))
         codes = sorted(SegmentDeps(svc.es, svc.indices.segments).graph())  # segments block
     except (ApiError, TransportError):
-        groups, codes = [], []  # suggestions only: the editor works without them
+        groups, products, codes = [], {}, []  # suggestions only: the editor works without them
     return {"catalogue": fields, "templates": TEMPLATES, "blocks": list(BLOCKS),
-            "suggestions": {"product_groups": groups, "segments": codes}}
+            # Ids, as the text mode completes them; the block editor shows them by `labels`.
+            "suggestions": {"product_groups": [g["value"] for g in groups], "segments": codes},
+            "labels": {"products": products,
+                       "product_groups": {g["value"]: g["label"] for g in groups}}}
 
 
 def render_form(values: dict, *, seg: dict | None = None, errors: dict | None = None,
-                message: str | None = None, status: int = 200) -> ResponseReturnValue:
-    """The create/edit page (with the status panel when the segment exists)."""
-    errors = errors or {}
+                message: str | None = None, status: int = 200,
+                confirm_all: int | None = None) -> ResponseReturnValue:
+    """The create/edit page (with the status panel when the segment exists).
+
+    `confirm_all`: the rule matches all these customers; the page asks before saving.
+    """
+    try:
+        rule = json.loads(values.get("rule_json") or "null")
+    except ValueError:
+        rule = None
+    # The marketer reads every message in plain words; the paths stay the keys.
+    errors = worded(errors or {})
+    fieldmap = current_fields()
     rule_errors = {k: v for k, v in errors.items() if k == "rule" or k.startswith("rule.")}
     # Errors of form fields show under their input; the rest (and the rule's) in a summary.
     other = {k: v for k, v in errors.items()
              if k not in rule_errors and k.split(".")[0] not in FORM_FIELDS}
     members = {k: v for k, v in errors.items() if k.split(".")[0] == "members"}
+    places = {k: place(k, rule, fieldmap) for k in errors}
+    listed = members_from_text(values.get("members_text") or "")
+    for path in members:  # members.customer_ids.3 -> the entry itself, as typed
+        parts = path.split(".")
+        if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(listed.get(parts[1], [])):
+            places[path] = f"“{listed[parts[1]][int(parts[2])]}”"
     context: dict[str, Any] = {"values": values, "seg": seg, "errors": errors,
-               "rule_errors": rule_errors,
-               "member_errors": members,
-               "other_errors": other, "message": message, "editor": editor_context(),
+               "rule_errors": rule_errors, "places": places,
+               "member_errors": members, "confirm_all": confirm_all,
+               "other_errors": other, "message": message, "editor": editor_context(rule),
                "job_id": request.args.get("job", ""), "since": request.args.get("since", ""),
                "chart": None, "tz": str(_tz())}
     if seg is not None:
@@ -521,12 +596,32 @@ def segment_new() -> ResponseReturnValue:
     if request.method == "GET":
         return render_form(blank_values())
     values = values_from_form(request.form)
-    seg, errors, message, queued = save_segment(values, None, None)
+    try:
+        seg, errors, message, queued = save_segment(values, None, None)
+    except EveryoneMatches as ask:
+        return render_form(values, confirm_all=ask.count, status=409)
     if seg is None:
         status = 409 if errors.get("code") == ["Already taken."] else 422
         return render_form(values, errors=errors, message=message, status=status)
-    flash(f"Segment “{seg['name']}” created; it is being formed in the background.", "success")
+    flash(f"Segment “{seg['name']}” created" + (
+        "; it is being formed in the background." if seg.get("active", True)
+        else ". It is inactive: nobody is added to it until you activate it."), "success")
     return redirect(after_save_url(seg, queued), 303)
+
+
+def after_save_note(seg: Mapping[str, Any], queued: bool) -> str:
+    """What happens to the members after an edit, as the engine really does it: inactive
+    segments and formed static ones are skipped, so their members stay as they are."""
+    if not seg.get("active", True):
+        return (f" The segment is inactive: it is not recalculated, and its "
+                f"{fmt_int(seg.get('customers_count') or 0)} customers stay in it"
+                + (f" (and keep the user group {seg['user_group']})" if seg.get("user_group") else "")
+                + " until you activate or delete it.")
+    if seg["type"] == "static" and seg.get("status") == "formed":
+        return " A static segment is formed once: its members stay as they are."
+    if queued:
+        return " The segment is being re-formed."
+    return ""
 
 
 def after_save_url(seg: Mapping[str, Any], queued: bool) -> str:
@@ -552,11 +647,14 @@ def segment(code: str) -> ResponseReturnValue:
         abort(403, f"The {g.admin_user.role} role may only look at segments.")
     values = values_from_form(request.form, code=code)
     values["type"] = stored["type"]
-    seg, errors, message, queued = save_segment(values, code, stored)
+    try:
+        seg, errors, message, queued = save_segment(values, code, stored)
+    except EveryoneMatches as ask:
+        return render_form(values, seg=stored, confirm_all=ask.count, status=409)
     if seg is None:
         status = 409 if message and "concurrently" in message else 422
         return render_form(values, seg=stored, errors=errors, message=message, status=status)
-    flash("Changes saved." + (" The segment is being re-formed." if queued else ""), "success")
+    flash("Changes saved." + after_save_note(seg, queued), "success")
     return redirect(after_save_url(seg, queued), 303)
 
 
@@ -588,13 +686,23 @@ def preview_json() -> ResponseReturnValue:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return _json_error(422, "The body must be a JSON object.")
+    store = payload.get("store") or None
+    svc = services()
+    if "members_text" in payload:
+        # A static segment from an imported list: the list is what gets formed, not a rule.
+        text = payload["members_text"]
+        members = members_from_text(text) if isinstance(text, str) else {}
+        if not isinstance(text, str) or any(len(v) > MAX_MEMBERS for v in members.values()):
+            return _json_error(422, "The list is not valid.", {"members": [
+                f"At most {MAX_MEMBERS} e-mails and {MAX_MEMBERS} customer ids, one per line."]})
+        return jsonify(preview_members(svc.es, svc.indices.customers, members,
+                                       store=store if isinstance(store, str) else None,
+                                       sample_size=SAMPLE_SIZE))
     fieldmap = current_fields()
     try:
         rule = checked_rule(payload.get("rule"), fieldmap)
     except Invalid as err:
-        return _json_error(422, err.message, err.errors)
-    store = payload.get("store") or None
-    svc = services()
+        return _json_error(422, err.message, worded(err.errors))
     tz = svc.config["TIMEZONE"]
     result = preview(svc.es, svc.indices.customers, fieldmap, rule, today=clock.today(tz),
                      timezone=tz, store=store if isinstance(store, str) else None,

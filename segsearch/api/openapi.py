@@ -16,6 +16,7 @@ from segsearch.feed.schemas import CODE_RE as CUSTOM_FIELD_CODE
 from segsearch.limits import ID_PATTERN, ID_RULE, MAX_USER_GROUP_CHARS
 from segsearch.segments.schemas import CODE_RE as SEGMENT_CODE
 
+FIELD_CODE = r"^(custom\.)?[a-z][a-z0-9_]{0,63}$"
 # Status -> flask-smorest's response component of that name (the error schema).
 _AROUND_EVERY_VIEW = {"401": "UNAUTHORIZED", "403": "FORBIDDEN",
                       "503": "SERVICE_UNAVAILABLE"}
@@ -46,6 +47,10 @@ class ErrorResponses(BasePlugin):
                 custom = (path or "").startswith("/api/v1/custom-fields")
                 pattern = CUSTOM_FIELD_CODE.pattern if custom else SEGMENT_CODE.pattern
                 parameter["schema"] = {"type": "string", "pattern": pattern}
+            elif name == "field":
+                # A catalogue field's code: a built-in one or custom.<custom field code>.
+                parameter["schema"] = {"type": "string", "pattern": FIELD_CODE}
+                parameter["description"] = "a field code, as GET /api/v1/fields lists them"
             elif name in LABELS:
                 parameter["schema"] = {"type": "string", "minLength": 1,
                                        "maxLength": MAX_USER_GROUP_CHARS}

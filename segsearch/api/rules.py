@@ -10,6 +10,7 @@ from segsearch.api import docs
 from segsearch.api.security import requires
 from segsearch.extensions import services
 from segsearch.rules.fields import catalogue
+from segsearch.segments import values
 from segsearch.segments.deps import SegmentDeps
 from segsearch.segments.preview import checked_rule, preview
 from segsearch.segments.rule_input import (
@@ -69,6 +70,33 @@ def current_fields():
     return catalogue(services().feed.catalog.custom_fields())
 
 
+class FieldValuesArgs(Schema):
+    prefix = fields.String(load_default="", validate=validate.Length(max=values.MAX_PREFIX),
+                           metadata={"description": "only values starting with this, in any case"})
+    size = fields.Integer(load_default=values.DEFAULT_SIZE, strict=False,
+                          validate=validate.Range(min=1, max=values.MAX_SIZE))
+
+
+class FieldValueOut(Schema):
+    value = fields.String(metadata={"description": "the value as stored (an id for products "
+                                                   "and product groups)"})
+    label = fields.String(allow_none=True, metadata={
+        "description": "products: the name; product groups: the path of names; else null"})
+    count = fields.Integer(metadata={"description": "customers holding this value"})
+
+
+class FieldValuesOut(Schema):
+    field = fields.String()
+    prefix = fields.String()
+    items = fields.List(fields.Nested(FieldValueOut))
+
+
+def field_values(code: str, prefix: str, size: int) -> dict:
+    """The service call shared with the admin editor (segsearch.segments.values)."""
+    svc = services()
+    return values.field_values(svc.es, svc.indices, current_fields(), code, prefix, size)
+
+
 @blp.route("/fields", methods=["GET"])
 @requires("segments:read")
 @blp.alt_response(200, schema=docs.FieldPage, success=True)
@@ -76,6 +104,17 @@ def current_fields():
 def fields_list():
     items = [f.to_json() for f in current_fields().values()]
     return {"items": items, "next_cursor": None, "total": len(items)}
+
+
+@blp.route("/fields/<string:field>/values", methods=["GET"])
+@requires("segments:read")
+@blp.arguments(FieldValuesArgs, location="query")
+@blp.response(200, FieldValuesOut)
+@blp.doc(summary="Values of a keyword field in the customers, most common first (for suggestions)",
+         description="Cached for up to a minute. 422 for an unknown field or one that is not "
+                     "a keyword field.")
+def fields_values(args, field):
+    return field_values(field, args["prefix"], args["size"])
 
 
 @blp.route("/segment-templates", methods=["GET"])

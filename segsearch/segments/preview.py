@@ -22,6 +22,7 @@ from segsearch.errors import Invalid
 from segsearch.rules.compiler import compile_group, compile_rule
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
+from segsearch.segments.members import members_query
 
 # Heavy or internal parts of a customer document a sample does not need.
 SAMPLE_EXCLUDES = ["orders", "birthday_md", "custom_md"]
@@ -76,3 +77,36 @@ def preview(es: Elasticsearch, index: str, fields: Mapping[str, FieldDef], rule:
         "took_ms": took_ms,
         "es_took_ms": max(a["took"] for a in answers),
     }
+
+
+def preview_members(es: Elasticsearch, index: str, members: Mapping[str, list], *,
+                    store: str | None = None, sample_size: int = 10) -> dict:
+    """Count and sample of the customers an imported list names (a static segment from a
+    list has no rule to preview), plus how many entries the list has."""
+    listed = len(set(members.get("customer_ids") or [])) + \
+        len({e.lower() for e in members.get("emails") or []})
+    started = time.perf_counter()
+    res = es.search(index=index, query=members_query(members, store), track_total_hits=True,
+                    size=sample_size, source={"excludes": SAMPLE_EXCLUDES}, sort=[{"id": "asc"}])
+    return {
+        "count": res["hits"]["total"]["value"],
+        "sample": [h["_source"] for h in res["hits"]["hits"]],
+        "groups": [],
+        "listed": listed,
+        "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        "es_took_ms": res["took"],
+    }
+
+
+def matches_everyone(es: Elasticsearch, index: str, fields: Mapping[str, FieldDef], rule: dict, *,
+                     today: date, timezone: str, store: str | None = None) -> int | None:
+    """The number of customers (in the store, if any) when a validated rule matches every
+    one of them, else None. A rule without blocks matches everyone, even in an empty index."""
+    scope = {"term": {"store": store}} if store else {"match_all": {}}
+    if not rule["groups"]:
+        return es.count(index=index, query=scope)["count"]
+    res = es.search(index=index, size=0, track_total_hits=True, query=scope, aggs={
+        "matched": {"filter": compile_rule(rule, fields, today=today, timezone=timezone)}})
+    total = res["hits"]["total"]["value"]
+    matched = res["aggregations"]["matched"]["doc_count"]
+    return total if total and matched == total else None

@@ -41,7 +41,7 @@ def test_unknown_codes_and_cycles_are_shown_on_the_condition(admin):
     r = admin.post("/admin/segments/new", segment_form("x", rule=on("ghost")))
     assert r.status_code == 422
     assert script_json(text(r), "rule-errors-data") == {
-        "rule.groups.0.conditions.0.include": ["unknown segment 'ghost'"]}
+        "rule.groups.0.conditions.0.include": ["There is no segment “ghost”."]}
     assert admin.post("/admin/segments/new", segment_form("a")).status_code == 303
     assert admin.post("/admin/segments/new", segment_form("b", rule=on("a"))).status_code == 303
     r = admin.post("/admin/segments/a/edit", segment_form("a", rule=on("b")))

@@ -104,11 +104,33 @@
     in: "is one of", between: "between", relative: "relative to today", is: "is",
     exists: "is filled in", missing: "is empty", count: "number of orders", sum: "sum of orders",
   };
+  // [key in `where`, label, placeholder, the customer field whose values are suggested]
   const WHERE_LISTS = [
-    ["statuses", "Status", "e.g. paid"], ["stores", "Store", "e.g. online"],
-    ["pipelines", "Pipeline", "pipeline"], ["product_ids", "Product", "product id"],
-    ["product_groups", "Product group", "group id (with its subgroups)"],
+    ["statuses", "Status", "e.g. paid", "order_statuses"], ["stores", "Store", "e.g. online", null],
+    ["pipelines", "Pipeline", "pipeline", null], ["product_ids", "Product", "product name or id", "products"],
+    ["product_groups", "Product group", "group name (with its subgroups)", "product_groups"],
   ];
+  // Personal data gets no list of values (a datalist of e-mails helps nobody).
+  const NO_LOOKUP = { first_name: 1, last_name: 1, email: 1, phone: 1 };
+  // Fields stored by id whose values are shown by name.
+  const NAMED = { products: 1, product_groups: 1 };
+  const LOOKUP_DELAY_MS = 200;
+  const MAX_PREFIX = 100;
+  let listCounter = 0;
+
+  /** retailCRM's day.month ("25.07") or the contract's "07-25" -> "07-25"; else as typed. */
+  function monthDayValue(text) {
+    const t = String(text).trim();
+    const m = /^(\d{1,2})\.(\d{1,2})\.?$/.exec(t);
+    if (m) return m[2].padStart(2, "0") + "-" + m[1].padStart(2, "0");
+    return t || null;
+  }
+
+  /** "07-25" -> "25.07" (how the editor shows an ignore-year day). */
+  function monthDayText(value) {
+    const m = /^(\d{2})-(\d{2})$/.exec(String(value || ""));
+    return m ? m[2] + "." + m[1] : (value || "");
+  }
 
   /** Operand defaults of a freshly chosen operator. */
   function operandDefaults(op) {
@@ -165,6 +187,10 @@
       this.textarea = options.textarea;
       this.previewPanel = options.previewPanel;
       this.previewUrl = options.previewUrl;
+      this.valuesUrl = options.valuesUrl;
+      this.labels = options.labels || {};
+      this.sourceOf = options.sourceOf || (() => "rule");
+      this.onEdit = options.onEdit || (() => {});
       this.errors = options.errors || {};
       this.groupCounts = null;
       this.datalists = {};
@@ -190,6 +216,7 @@
     /** Write the rule into the form's `rule` field (what the server validates). */
     sync() {
       this.unreadable = false;
+      this.onEdit();
       if (this.textarea && !this.readonly) this.textarea.value = JSON.stringify(this.rule, null, 2);
     }
 
@@ -215,6 +242,7 @@
     // -- rendering ----------------------------------------------------------------
 
     render() {
+      this.datalists = {};  // the chips drawn below register theirs again
       const body = h("div", { class: "rule-body" });
       body.append(this.renderHeader());
       const topErrors = this.errorsAt((p) => !/^groups\.\d+/.test(p) ||
@@ -261,10 +289,16 @@
         return;
       }
       this.rule = normalise(clone(template.rule));
-      // Fill the name, code and description only where the user has not typed anything.
+      // Fill the name, code and description where the user has not typed anything, or where
+      // the previous template put its own (switching templates replaces them).
+      this.filled = this.filled || {};
       [["f-name", template.name], ["f-description", template.description], ["f-code", template.code]].forEach(([id, value]) => {
         const input = document.getElementById(id);
-        if (input && !input.value.trim()) input.value = value;
+        if (!input) return;
+        if (!input.value.trim() || input.value === this.filled[id]) {
+          input.value = value || "";
+          this.filled[id] = input.value;
+        }
       });
       this.changed();
     }
@@ -378,15 +412,16 @@
     }
 
     errorList(entries, cls) {
+      // The server words the messages; the path only places them (and marks the input).
       return h("ul", { class: "cond-errors " + (cls || "") }, entries.map(([path, messages]) =>
-        h("li", {}, [h("code", {}, path ? path : "rule"), " ", [].concat(messages).join(" ")])));
+        h("li", { "data-path": path || "rule" }, [].concat(messages).join(" "))));
     }
 
     // -- operands -------------------------------------------------------------------
 
     operands(cond, fdef) {
       switch (cond.op) {
-        case "in": return [this.chips(cond, ["include", "exclude"], { values: this.valuesFor(fdef), key: "" })];
+        case "in": return [this.chips(cond, ["include", "exclude"], { values: this.valuesFor(fdef), key: "", field: this.lookupField(fdef) })];
         case "between": return this.between(cond, fdef);
         case "relative": return this.relative(cond, fdef);
         case "is": return [select([["true", "Yes"], ["false", "No"]], String(cond.value !== false),
@@ -399,6 +434,28 @@
 
     valuesFor(fdef) {
       return fdef.values || this.suggestions[fdef.code] || null;
+    }
+
+    /** The field whose values are looked up as you type (keyword fields), or null. */
+    lookupField(fdef) {
+      if (!this.valuesUrl || fdef.values || NO_LOOKUP[fdef.code]) return null;
+      return fdef.type === "keyword" || fdef.type === "keywords" ? fdef.code : null;
+    }
+
+    labelOf(field, value) {
+      const known = field && this.labels[field];
+      return known && known[value] ? known[value] : value;
+    }
+
+    async lookup(field, prefix) {
+      const url = this.valuesUrl.replace("FIELD", encodeURIComponent(field)) +
+        "?size=20&prefix=" + encodeURIComponent(prefix.slice(0, MAX_PREFIX));
+      const body = await getJSON(url);
+      if (NAMED[field]) {
+        const known = this.labels[field] = this.labels[field] || {};
+        body.items.forEach((item) => { if (item.label) known[item.value] = item.label; });
+      }
+      return body.items;
     }
 
     /** An input bound to obj[key]; `parse` turns the text into the JSON value. */
@@ -423,8 +480,11 @@
     }
 
     monthDay(obj, key, dataKey, placeholder) {
-      return this.input(obj, key, dataKey, { type: "text", placeholder: placeholder, maxlength: "5", pattern: "[0-9]{2}-[0-9]{2}",
-        class: "md-input", title: "month-day, e.g. 12-02" }, (t) => t.trim() || null);
+      // Shown as day.month (25.07), as in retailCRM; stored as the contract's MM-DD.
+      const node = this.input(obj, key, dataKey, { type: "text", placeholder: placeholder, maxlength: "6",
+        class: "md-input", title: "day.month (25.07) or month-day (07-25)" }, monthDayValue);
+      node.value = monthDayText(obj[key]);
+      return node;
     }
 
     ignoreYear(cond) {
@@ -451,7 +511,7 @@
     between(cond, fdef) {
       const parts = [];
       if (fdef.type === "date" && cond.ignore_year === true) {
-        parts.push(this.monthDay(cond, "from", "from", "MM-DD"), h("span", { class: "sep" }, "–"), this.monthDay(cond, "to", "to", "MM-DD"));
+        parts.push(this.monthDay(cond, "from", "from", "DD.MM"), h("span", { class: "sep" }, "–"), this.monthDay(cond, "to", "to", "DD.MM"));
       } else if (fdef.type === "date" || fdef.type === "datetime") {
         parts.push(this.day(cond, "from", "from"), h("span", { class: "sep" }, "–"), this.day(cond, "to", "to"));
       } else {
@@ -495,8 +555,9 @@
       const details = h("details", { class: "where", open: set > 0 || hasError });
       details.append(h("summary", {}, "Only orders where…" + (set ? " (" + set + " set)" : "")));
       const grid = h("div", { class: "where-grid" });
-      WHERE_LISTS.forEach(([key, label, placeholder], i) => {
-        const chips = this.chips(where, [key], { values: this.suggestions[key] || null, key: "where.", dropEmpty: true, placeholder: placeholder });
+      WHERE_LISTS.forEach(([key, label, placeholder, field], i) => {
+        const chips = this.chips(where, [key], { values: this.suggestions[field || key] || null, key: "where.", dropEmpty: true,
+          placeholder: placeholder, field: field && this.valuesUrl ? field : null });
         if (i === WHERE_LISTS.length - 1) chips.classList.add("wide"); // an odd one out fills its row
         grid.append(h("span", { class: "where-label" }, label), chips);
       });
@@ -542,37 +603,48 @@
       return h("div", { class: "where-row" }, [make("from"), h("span", { class: "sep" }, "–"), make("to")]);
     }
 
-    /** Values as chips: include (green tick) / exclude (red cross) when `keys` has both. */
+    /** Values as chips: include (green tick) / exclude (red cross) when `keys` has both.
+        opts.field: the customer field whose values are suggested as you type and checked
+        once added ("No customer has …. Did you mean …?"). */
     chips(target, keys, opts) {
       const modes = keys.length === 2;
+      const field = opts.field || null;
       let mode = keys[0];
       keys.forEach((k) => { if (!Array.isArray(target[k]) && !opts.dropEmpty) target[k] = []; });
       const box = h("div", { class: "chips", "data-key": opts.key + keys[0] });
       const list = h("span", { class: "chip-list" });
-      const listId = opts.values ? this.datalist(opts.values) : null;
-      const input = h("input", { type: "text", class: "chip-input", list: listId,
+      const listId = opts.values || field ? this.datalist((opts.values || []).map((v) => [v, this.labelOf(field, v)])) : null;
+      const input = h("input", { type: "text", class: "chip-input", list: listId, autocomplete: "off",
         placeholder: opts.placeholder || (modes ? "type a value, Enter" : "value, Enter"), "aria-label": "Add a value" });
+      const hints = h("div", { class: "value-hints", "aria-live": "polite" });
+      const problems = {};  // value -> hint node
       const values = (k) => (Array.isArray(target[k]) ? target[k] : []);
       const store = (k, arr) => {
         if (!arr.length && opts.dropEmpty) delete target[k]; else target[k] = arr;
       };
+      const drawHints = () => {
+        Object.keys(problems).forEach((v) => { if (!keys.some((k) => values(k).indexOf(v) >= 0)) delete problems[v]; });
+        hints.replaceChildren(...Object.values(problems));
+      };
       const draw = () => {
         list.replaceChildren();
         keys.forEach((k) => values(k).forEach((value) => {
-          const chip = h("span", { class: "chip chip-" + (modes ? k : "plain"), "data-key": opts.key + k });
+          const chip = h("span", { class: "chip chip-" + (modes ? k : "plain"), "data-key": opts.key + k, "data-value": value,
+            title: this.labelOf(field, value) !== value ? value : null });
           if (modes) {
             chip.append(h("button", { type: "button", class: "chip-mode", disabled: this.readonly,
               title: k === "include" ? "Included: click to exclude" : "Excluded: click to include",
               "aria-label": (k === "include" ? "included " : "excluded ") + value,
               onclick: () => move(value, k, k === "include" ? "exclude" : "include") }, k === "include" ? "✓" : "✕"));
           }
-          chip.append(h("span", { class: "chip-text" }, value));
+          chip.append(h("span", { class: "chip-text" }, this.labelOf(field, value)));
           if (!this.readonly) {
             chip.append(h("button", { type: "button", class: "chip-remove", title: "Remove", "aria-label": "Remove " + value,
               onclick: () => { store(k, values(k).filter((v) => v !== value)); draw(); this.sync(); } }, "×"));
           }
           list.append(chip);
         }));
+        drawHints();
       };
       const move = (value, from, to) => {
         store(from, values(from).filter((v) => v !== value));
@@ -580,16 +652,77 @@
         draw();
         this.sync();
       };
+      const replace = (value, by) => {
+        keys.forEach((k) => {
+          if (values(k).indexOf(value) < 0) return;
+          store(k, values(k).map((v) => (v === value ? by : v)).filter((v, i, all) => all.indexOf(v) === i));
+        });
+        delete problems[value];
+        draw();
+        this.sync();
+      };
+      // A name typed for a product or group: the id it names, if the editor knows it.
+      const idOf = (value) => {
+        const known = (field && NAMED[field] && this.labels[field]) || {};
+        if (known[value]) return value;
+        const low = value.toLowerCase();
+        const found = Object.keys(known).find((id) => known[id].toLowerCase() === low ||
+          known[id].toLowerCase().split(" › ").pop() === low);
+        return found || value;
+      };
+      const check = async (value) => {
+        if (!field || value.length > MAX_PREFIX) return;
+        let items;
+        try { items = await this.lookup(field, value); } catch (err) { return; }  // suggestions only
+        if (NAMED[field]) {
+          const low = value.toLowerCase();
+          const named = items.find((i) => i.value === value) ||
+            items.find((i) => (i.label || "").toLowerCase() === low || (i.label || "").toLowerCase().split(" › ").pop() === low);
+          if (named && named.value !== value) { replace(value, named.value); return; }
+        }
+        if (items.some((i) => i.value === value && i.count > 0)) return;
+        const low = value.toLowerCase();
+        const close = items.find((i) => i.value !== value && i.value.toLowerCase() === low) ||
+          items.find((i) => i.value !== value && i.count > 0);
+        const shown = (v) => this.labelOf(field, v);
+        const hint = h("div", { class: "value-hint", "data-value": value },
+          ["No customer has “" + shown(value) + "”."]);
+        if (close && !this.readonly) {
+          hint.append(" Did you mean ", h("button", { type: "button", class: "btn-link did-you-mean",
+            onclick: () => replace(value, close.value) }, "“" + shown(close.value) + "”"), "?");
+        }
+        problems[value] = hint;
+        drawHints();
+      };
       const add = () => {
-        input.value.split(/[,\n]/).map((v) => v.trim()).filter(Boolean).forEach((value) => {
+        const added = [];
+        input.value.split(/[,\n]/).map((v) => v.trim()).filter(Boolean).map(idOf).forEach((value) => {
           keys.forEach((k) => { if (k !== mode) store(k, values(k).filter((v) => v !== value)); });
-          if (values(mode).indexOf(value) < 0) store(mode, values(mode).concat([value]));
+          if (values(mode).indexOf(value) < 0) { store(mode, values(mode).concat([value])); added.push(value); }
         });
         input.value = "";
         box.classList.remove("invalid");
         draw();
         this.sync();
+        added.forEach(check);
       };
+      let timer = null;
+      let asked = null;
+      const suggest = () => {
+        const prefix = input.value.trim();
+        if (!field || prefix === asked) return;
+        asked = prefix;
+        clearTimeout(timer);
+        timer = setTimeout(async () => {
+          let items;
+          try { items = await this.lookup(field, prefix); } catch (err) { return; }
+          if (asked !== prefix) return;  // a newer keystroke asked since
+          this.fillDatalist(listId, items.map((i) => [i.value,
+            (i.label ? i.label + " · " : "") + fmtInt(i.count) + " customer" + (i.count === 1 ? "" : "s")]));
+        }, LOOKUP_DELAY_MS);
+      };
+      input.addEventListener("input", suggest);
+      input.addEventListener("focus", suggest);
       input.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === ",") { e.preventDefault(); add(); }
         else if (e.key === "Backspace" && !input.value) {
@@ -612,15 +745,25 @@
         toggle.append(...buttons);
         box.append(toggle);
       }
+      box.append(hints);
       box.addEventListener("click", (e) => { if (e.target === box || e.target === list) input.focus(); });
       draw();
       return box;
     }
 
-    datalist(values) {
-      const id = "dl-" + values.join("|").replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 60) + "-" + values.length;
-      if (!this.datalists[id]) this.datalists[id] = h("datalist", { id: id }, values.map((v) => h("option", { value: v })));
+    /** A datalist of [value, label] pairs (a label only where it differs: names of ids). */
+    datalist(pairs) {
+      const id = "dl-" + (++listCounter);
+      this.datalists[id] = h("datalist", { id: id });
+      this.fillDatalist(id, pairs);
       return id;
+    }
+
+    fillDatalist(id, pairs) {
+      const node = this.datalists[id] || document.getElementById(id);
+      if (node) {
+        node.replaceChildren(...pairs.map(([value, label]) => h("option", { value: value, label: label && label !== value ? label : null })));
+      }
     }
 
     // -- preview ---------------------------------------------------------------------
@@ -636,10 +779,19 @@
 
     async preview() {
       const storeInput = document.getElementById("f-store");
+      const store = storeInput && storeInput.value.trim() ? storeInput.value.trim() : null;
+      // A static segment from an imported list is formed from the list, not from the
+      // (hidden, empty) filters: preview the list.
+      const list = this.sourceOf() === "list" ? document.querySelector('textarea[name="members_text"]') : null;
       this.previewButton.disabled = true;
       this.previewResult.replaceChildren(h("div", { class: "muted" }, "Counting…"));
       try {
-        const res = await postJSON(this.previewUrl, { rule: this.rule, store: storeInput && storeInput.value.trim() ? storeInput.value.trim() : null });
+        const res = await postJSON(this.previewUrl, list ? { members_text: list.value, store: store } : { rule: this.rule, store: store });
+        if (list) {
+          if (!res.ok) throw new Error(res.body.message || ("HTTP " + res.status));
+          this.showPreview(res.body);
+          return;
+        }
         if (res.status === 422) {
           this.groupCounts = null;
           this.setErrors(ruleErrors(res.body.errors));
@@ -660,7 +812,9 @@
 
     showPreview(result) {
       const head = h("div", { class: "preview-count" }, [h("strong", {}, fmtInt(result.count)),
-        " customer" + (result.count === 1 ? "" : "s") + " match", h("span", { class: "muted small" }, " · " + Math.round(result.took_ms) + " ms")]);
+        " customer" + (result.count === 1 ? "" : "s") + " match" + (result.listed === undefined ? ""
+          : " the " + fmtInt(result.listed) + " entr" + (result.listed === 1 ? "y" : "ies") + " of the list"),
+        h("span", { class: "muted small" }, " · " + Math.round(result.took_ms) + " ms")]);
       const nodes = [head];
       if (result.sample.length) {
         const cols = [["id", "ID"], ["name", "Name"], ["email", "E-mail"], ["city", "City"], ["store", "Store"],
@@ -687,16 +841,26 @@
     const root = document.getElementById("rule-editor");
     if (!root) return;
     const textarea = document.getElementById("rule-json");
-    const panel = h("div", { class: "card preview-card", id: "preview-panel" });
-    // Outside the form's fieldset: a read-only (disabled) form can still be previewed.
     const form = document.getElementById("segment-form");
-    const actions = form.querySelector(".form-actions");
-    form.insertBefore(panel, actions);
+    // A locked static segment formed from a list has no filters: nothing to preview (its
+    // customers are counted in the status card above).
+    let panel = null;
+    if (root.dataset.listLocked !== "true") {
+      panel = h("div", { class: "card preview-card", id: "preview-panel" });
+      // Outside the form's fieldset: a read-only (disabled) form can still be previewed.
+      form.insertBefore(panel, form.querySelector(".form-actions"));
+    }
     const editor = new RuleEditor(root, {
       fields: readJSON("catalogue-data", []), templates: readJSON("templates-data", []),
       suggestions: readJSON("suggestions-data", {}), errors: ruleErrors(readJSON("rule-errors-data", {})),
       readonly: root.dataset.readonly === "true", textarea: textarea, previewPanel: panel,
-      previewUrl: root.dataset.previewUrl,
+      previewUrl: root.dataset.previewUrl, valuesUrl: root.dataset.valuesUrl, labels: readJSON("labels-data", {}),
+      sourceOf: () => {
+        const type = form.querySelector('input[name="type"]:checked');
+        const source = form.querySelector('input[name="static_source"]:checked');
+        return type && type.value === "static" && source && source.value === "list" ? "list" : "rule";
+      },
+      onEdit: markDirty,
     });
     const apply = document.getElementById("apply-json");
     const status = document.getElementById("json-status");
@@ -712,8 +876,39 @@
         }
       });
     }
-    const summaryErrors = document.getElementById("error-summary");
+    const summaryErrors = document.getElementById("confirm-all") || document.getElementById("error-summary");
     if (summaryErrors) summaryErrors.scrollIntoView({ block: "start" });
+  }
+
+  // ---------------------------------------------------------------- the form: Enter, unsaved changes
+
+  let dirty = false;
+  function markDirty() { dirty = true; }
+
+  function initFormGuards() {
+    const form = document.getElementById("segment-form");
+    if (!form) return;
+    // Enter in a text field must not submit the whole form (and create the segment):
+    // only a click on (or Enter on) a submit button does.
+    form.addEventListener("keydown", (e) => {
+      const t = e.target;
+      if (e.key !== "Enter" || e.isComposing || !t || t.tagName !== "INPUT") return;
+      if (t.type === "submit" || t.type === "button" || t.type === "checkbox" || t.type === "radio") return;
+      e.preventDefault();
+    });
+    // A page shown again after a refused save holds unsaved input from the start.
+    dirty = Boolean(document.getElementById("error-summary") || document.getElementById("confirm-all"));
+    form.addEventListener("input", markDirty);
+    form.addEventListener("change", markDirty);
+    form.addEventListener("submit", (e) => {
+      // A cancelled confirm dialog (data-confirm) keeps the page and its changes.
+      if (!e.defaultPrevented) dirty = false;
+    });
+    window.addEventListener("beforeunload", (e) => {
+      if (!dirty) return;
+      e.preventDefault();
+      e.returnValue = "";  // older browsers need a value to show their "Leave site?" dialog
+    });
   }
 
   // ---------------------------------------------------------------- type / static source
@@ -810,6 +1005,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    initFormGuards();
     initRuleEditor();
     initTypeSwitch();
     initFormation();
