@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import wraps
 from typing import Any, cast
@@ -481,23 +482,32 @@ def confirm_everyone(values: Mapping[str, Any], loaded: Mapping[str, Any],
         raise EveryoneMatches(count)
 
 
-def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | None
-                 ) -> tuple[dict | None, dict, str | None, bool]:
+@dataclass
+class Saved:
+    """What save_segment did: the segment, or the errors and the HTTP status to answer
+    with (the service's own: 409 for a taken code or a lost race, 422 for bad input)."""
+    seg: dict | None
+    errors: dict
+    message: str | None
+    queued: bool
+    status: int = 200
+
+
+def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | None) -> Saved:
     """Validate and create (code None) or patch.
 
-    Returns (segment or None, errors by dotted path, message, whether a formation was queued).
     Raises EveryoneMatches when the rule matches everyone and that was not confirmed.
     """
     creating = code is None
     static = (values["type"] if creating else cast(Mapping, stored)["type"]) == "static"
     data, errors = segment_input(values, creating, static)
     if errors:
-        return None, errors, FIX_FIELDS, False
+        return Saved(None, errors, FIX_FIELDS, False, 422)
     schema = SegmentCreate if creating else SegmentPatch
     try:
         loaded = schema(context=_context).load(data)
     except ValidationError as err:
-        return None, schema_errors(err), FIX_FIELDS, False
+        return Saved(None, schema_errors(err), FIX_FIELDS, False, 422)
     confirm_everyone(values, loaded, stored)
     service, queued = tracked_service()
     try:
@@ -508,8 +518,8 @@ def save_segment(values: Mapping[str, Any], code: str | None, stored: Mapping | 
     except ServiceError as err:
         if err.status == 404:
             raise
-        return None, dict(err.errors), err.message, False
-    return seg, {}, None, bool(queued)
+        return Saved(None, dict(err.errors), err.message, False, err.status)
+    return Saved(seg, {}, None, bool(queued))
 
 
 def rule_product_ids(rule: Any) -> list[str]:
@@ -597,12 +607,12 @@ def segment_new() -> ResponseReturnValue:
         return render_form(blank_values())
     values = values_from_form(request.form)
     try:
-        seg, errors, message, queued = save_segment(values, None, None)
+        saved = save_segment(values, None, None)
     except EveryoneMatches as ask:
         return render_form(values, confirm_all=ask.count, status=409)
+    seg, queued = saved.seg, saved.queued
     if seg is None:
-        status = 409 if errors.get("code") == ["Already taken."] else 422
-        return render_form(values, errors=errors, message=message, status=status)
+        return render_form(values, errors=saved.errors, message=saved.message, status=saved.status)
     flash(f"Segment “{seg['name']}” created" + (
         "; it is being formed in the background." if seg.get("active", True)
         else ". It is inactive: nobody is added to it until you activate it."), "success")
@@ -648,12 +658,13 @@ def segment(code: str) -> ResponseReturnValue:
     values = values_from_form(request.form, code=code)
     values["type"] = stored["type"]
     try:
-        seg, errors, message, queued = save_segment(values, code, stored)
+        saved = save_segment(values, code, stored)
     except EveryoneMatches as ask:
         return render_form(values, seg=stored, confirm_all=ask.count, status=409)
+    seg, queued = saved.seg, saved.queued
     if seg is None:
-        status = 409 if message and "concurrently" in message else 422
-        return render_form(values, seg=stored, errors=errors, message=message, status=status)
+        return render_form(values, seg=stored, errors=saved.errors, message=saved.message,
+                           status=saved.status)
     flash("Changes saved." + after_save_note(seg, queued), "success")
     return redirect(after_save_url(seg, queued), 303)
 
