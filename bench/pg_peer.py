@@ -359,24 +359,31 @@ class _Timed:
 
 
 def load(conn, config, progress: Callable[[int, int], None] | None = None,
-         chunk_size: int = 10_000) -> dict:
+         chunk_size: int = 10_000, **variant: str) -> dict:
     """(Re)create the schema and load the demo data of ``config`` with streamed COPY.
 
     Memory stays bounded (``chunk_size`` customers with their orders at a time). Then
     keys, indexes, foreign keys, VACUUM ANALYZE. ``progress(done, total)`` is called after
-    every chunk. Returns row counts and timings.
+    every chunk. Returns row counts and timings. ``variant``: the schema variant's
+    ``derive`` / ``indexes`` / ``extra_indexes`` of load_data (bench/pg_fast.py).
     """
     from segsearch.demo.generator import catalogue_data, iter_customers
 
     return load_data(conn, catalogue_data(config), iter_customers(config),
-                     total=config.customers, progress=progress, chunk_size=chunk_size)
+                     total=config.customers, progress=progress, chunk_size=chunk_size, **variant)
 
 
 def load_data(conn, catalogue: dict, customers: Iterable[tuple[dict, list[dict]]], *,
               total: int | None = None, progress: Callable[[int, int], None] | None = None,
-              chunk_size: int = 10_000) -> dict:
+              chunk_size: int = 10_000, derive: str = "", indexes: str = _INDEXES,
+              extra_indexes: str = "") -> dict:
     """``load`` for any data in the feed's shapes: ``catalogue`` holds ``product_groups``,
-    ``products`` and ``custom_fields``; ``customers`` yields (customer, its orders)."""
+    ``products`` and ``custom_fields``; ``customers`` yields (customer, its orders).
+
+    Another schema variant (bench/pg_fast.py) builds on this one: ``derive`` runs after
+    the COPY and before any index (to add derived columns while writes are cheapest),
+    ``indexes`` replaces the keys and indexes above, ``extra_indexes`` (indexes, triggers)
+    runs after them; ``derive_seconds`` and ``index_seconds`` time them."""
     from psycopg import sql
 
     if not conn.autocommit:
@@ -456,8 +463,14 @@ def load_data(conn, catalogue: dict, customers: Iterable[tuple[dict, list[dict]]
             progress(done, total if total is not None else done)
     copy_seconds = time.perf_counter() - copy_started
 
+    derive_started = time.perf_counter()
+    if derive:
+        conn.execute(derive)
+    derive_seconds = time.perf_counter() - derive_started
     index_started = time.perf_counter()
-    conn.execute(_INDEXES)
+    conn.execute(indexes)
+    if extra_indexes:
+        conn.execute(extra_indexes)
     index_seconds = time.perf_counter() - index_started
     analyze_started = time.perf_counter()
     conn.execute("VACUUM (ANALYZE)")  # statistics, and the visibility map for index-only scans
@@ -470,6 +483,7 @@ def load_data(conn, catalogue: dict, customers: Iterable[tuple[dict, list[dict]]
         "seconds": round(time.perf_counter() - started, 2),
         "copy_seconds": round(copy_seconds, 2),
         "generator_seconds": round(stream.seconds, 2),  # inside copy_seconds: making the data
+        "derive_seconds": round(derive_seconds, 2),
         "index_seconds": round(index_seconds, 2),
         "analyze_seconds": round(analyze_seconds, 2),
         "rows_per_s": round(total_rows / copy_seconds) if copy_seconds else None,
@@ -626,16 +640,16 @@ WHERE custom_married IS TRUE AND custom_loyalty_level BETWEEN 2 AND 4
 }
 
 
-def count_sql(name: str) -> str:
-    """The hand-written count query of a SUITE rule."""
+def count_sql(name: str, queries: dict[str, str] | None = None) -> str:
+    """The hand-written count query of a SUITE rule (``queries``: another variant's SQL)."""
     try:
-        return SQL[name]
+        return (SQL if queries is None else queries)[name]
     except KeyError:
         raise ValueError(f"no SQL for rule {name!r}") from None
 
 
-def count(conn, name: str, today: dt.date, tz: str) -> int:
-    return conn.execute(count_sql(name), {"today": today, "tz": tz}).fetchone()[0]
+def count(conn, name: str, today: dt.date, tz: str, queries: dict[str, str] | None = None) -> int:
+    return conn.execute(count_sql(name, queries), {"today": today, "tz": tz}).fetchone()[0]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -644,16 +658,18 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_suite(conn, today: dt.date, tz: str, calls: int = 30,
-              names: Iterable[str] | None = None) -> dict[str, dict]:
-    """Every rule's count and the median / p95 latency (ms) of ``calls`` warm executions."""
+              names: Iterable[str] | None = None,
+              queries: dict[str, str] | None = None) -> dict[str, dict]:
+    """Every rule's count and the median / p95 latency (ms) of ``calls`` warm executions
+    (``queries``: another variant's SQL, e.g. bench/pg_fast.py's)."""
     from bench.rules import SUITE
     out: dict[str, dict] = {}
     for name in (names or SUITE):
-        first = count(conn, name, today, tz)  # warm-up: caches, plan
+        first = count(conn, name, today, tz, queries)  # warm-up: caches, plan
         times = []
         for _ in range(max(1, calls)):
             started = time.perf_counter()
-            result = count(conn, name, today, tz)
+            result = count(conn, name, today, tz, queries)
             times.append((time.perf_counter() - started) * 1000)
             if result != first:
                 raise RuntimeError(f"{name}: count changed between calls ({first} -> {result})")

@@ -255,18 +255,29 @@ def es_heap() -> dict:
 
 
 def postgres(es_counts: dict) -> dict:
-    from bench import pg_peer
+    """Both PostgreSQL peers on one server, one after the other (each load replaces the
+    other's tables): bench/pg_peer.py's normalised schema, then bench/pg_fast.py's derived
+    columns kept by triggers. Each load is timed, each suite must equal segsearch's counts.
+    The normalised variant's figures stay at the top level (as in earlier runs' JSON)."""
+    from bench import pg_fast, pg_peer
     from segsearch.demo.generator import DemoConfig
-    data = VAR / "postgres"
-    pg_peer.start(data, 55433)
+    data, port = VAR / "postgres", int(os.environ.get("BENCH_PG_PORT", "55433"))
+    config = DemoConfig(customers=N, seed=SEED, today=TODAY)
+    variants = {}
+    pg_peer.start(data, port)
     try:
-        conn = pg_peer.connect(55433)
-        loaded = pg_peer.load(conn, DemoConfig(customers=N, seed=SEED, today=TODAY))
-        suite = pg_peer.run_suite(conn, TODAY, TZ, calls=CALLS)
+        conn = pg_peer.connect(port)
+        for variant, module in (("normalised", pg_peer), ("fast", pg_fast)):
+            loaded = module.load(conn, config)
+            log(f"postgres {variant} load: {loaded}")
+            variants[variant] = {"load": loaded, "suite": module.run_suite(conn, TODAY, TZ, calls=CALLS)}
+            log(f"postgres {variant} suite: {variants[variant]['suite']}")
+        conn.close()
     finally:
         pg_peer.stop(data)
-    mismatches = {n: (es_counts[n], suite[n]["count"]) for n in SUITE if es_counts[n] != suite[n]["count"]}
-    return {"load": loaded, "suite": suite, "mismatches": mismatches}
+    mismatches = {n: {"segsearch": es_counts[n], **{v: variants[v]["suite"][n]["count"] for v in variants}}
+                  for n in SUITE if any(es_counts[n] != variants[v]["suite"][n]["count"] for v in variants)}
+    return {**variants["normalised"], "fast": variants["fast"], "mismatches": mismatches}
 
 
 def main() -> int:
@@ -355,6 +366,7 @@ def results_page(folder: Path) -> str:
 
 def markdown(r: dict) -> str:
     pg = r.get("postgres", {}).get("suite", {})
+    pg_fast = r.get("postgres", {}).get("fast", {}).get("suite", {})  # runs before 2026-11-30 have none
     load_before = r.get("load_before_start")
     lines = [
         f"{r['customers']:,} customers (seed {r['seed']}, today {r['today']}), {r['calls']} warm calls per "
@@ -371,13 +383,21 @@ def markdown(r: dict) -> str:
     else:
         lines += ["Measured again on the data (and formed segments) of the previous run (BENCH_REUSE=1).", ""]
     if "preview" in r:
-        lines += ["| rule | count | preview p50 ms | p95 ms | formation s | PostgreSQL p50 ms | segsearch / PostgreSQL |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| rule | count | preview p50 ms | p95 ms | formation s | PostgreSQL normalised p50 ms "
+                  "| PostgreSQL fast p50 ms | segsearch / faster PostgreSQL |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        faster = 0  # rules where segsearch beats the faster PostgreSQL variant
         for name, p in r["preview"].items():
-            pgp = pg.get(name, {}).get("p50_ms")
-            ratio = f"{p['p50_ms'] / pgp:.2f}" if pgp else "-"
+            pgp, fastp = pg.get(name, {}).get("p50_ms"), pg_fast.get(name, {}).get("p50_ms")
+            best = min((v for v in (pgp, fastp) if v), default=None)
+            ratio = f"{p['p50_ms'] / best:.2f}" if best else "-"
+            faster += bool(best and p["p50_ms"] < best)
             formed = r.get("formation", {}).get(name, {}).get("seconds", "-")
-            lines.append(f"| {name} | {p['count']:,} | {p['p50_ms']} | {p['p95_ms']} | {formed} | {pgp or '-'} | {ratio} |")
+            lines.append(f"| {name} | {p['count']:,} | {p['p50_ms']} | {p['p95_ms']} | {formed} | {pgp or '-'} "
+                         f"| {fastp or '-'} | {ratio} |")
+        if pg:
+            lines += ["", f"segsearch's preview p50 is below the faster PostgreSQL's on {faster} of "
+                          f"{len(r['preview'])} rules."]
         lines.append("")
     if "formation" in r:
         lines += ["Formation (members/s = members written / seconds from creation to `formed`):", "",
@@ -407,8 +427,10 @@ def markdown(r: dict) -> str:
                      f"MiB; Elasticsearch heap {r['memory']['elasticsearch']['heap_used_mb']} / "
                      f"{r['memory']['elasticsearch']['heap_max_mb']} MiB.")
     if "postgres" in r:
-        lines += [f"PostgreSQL load: {r['postgres']['load']}.",
-                  f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}."]
+        lines += [f"PostgreSQL load: {r['postgres']['load']}."]
+        if r["postgres"].get("fast"):
+            lines += [f"PostgreSQL fast variant load (derived columns, triggers): {r['postgres']['fast']['load']}."]
+        lines += [f"Count mismatches with PostgreSQL: {r['postgres']['mismatches'] or 'none'}."]
     if not r.get("load"):
         return "\n".join(lines) + "\n"
     lines += ["", "Machine load per phase (others = CPU used by processes that are not the bench's, in cores; "

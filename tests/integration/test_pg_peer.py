@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench import pg_peer
+from bench import pg_fast, pg_peer
 from bench.rules import SUITE
 from segsearch.demo.generator import DemoConfig, catalogue_data, generate
 from tests.oracle.evaluator import matching_ids
@@ -36,6 +36,9 @@ from tests.oracle.evaluator import matching_ids
 pytestmark = pytest.mark.integration
 
 PORT = int(os.environ.get("SEGSEARCH_TEST_PG_PORT", "55432"))
+# The normalised peer and the strongest one (aggregate columns kept by triggers): each
+# count test runs on both.
+VARIANTS = {"normalised": pg_peer, "fast": pg_fast}
 CONFIG = DemoConfig(customers=3000, seed=42, today=dt.date(2026, 11, 23))
 
 # The rules whose result depends on the evaluation day or the zone.
@@ -72,7 +75,8 @@ def data() -> dict:
 
 
 @pytest.fixture(scope="module")
-def pg(data: dict) -> Iterator:
+def server() -> Iterator[Any]:
+    """One server for both variants; each loads into a database of its own."""
     # Not pytest's tmp_path: its base is private to root, and the server runs as `postgres`.
     base = Path(tempfile.mkdtemp(prefix="segsearch-pg-peer-"))
     base.chmod(0o755)
@@ -81,13 +85,7 @@ def pg(data: dict) -> Iterator:
         pg_peer.start(data_dir, PORT)
         conn = pg_peer.connect(PORT)
         try:
-            loaded = pg_peer.load(conn, CONFIG)
-            print(f"\n[pg_peer] load: {loaded}")
-            assert loaded["rows"]["customers"] == len(data["customers"])
-            assert loaded["rows"]["orders"] == len(data["orders"])
-            assert loaded["rows"]["order_items"] == sum(len(o["items"]) for o in data["orders"])
             yield conn
-            print(f"\n[pg_peer] suite: {pg_peer.run_suite(conn, CONFIG.today, 'UTC', calls=10)}")
         finally:
             conn.close()
     finally:
@@ -95,10 +93,39 @@ def pg(data: dict) -> Iterator:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _database(server, name: str) -> Any:
+    server.execute(f"DROP DATABASE IF EXISTS {name}")
+    server.execute(f"CREATE DATABASE {name}")
+    return pg_peer.connect(PORT, dbname=name)
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def variant(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def pg(server, variant: str, data: dict) -> Iterator:
+    module = VARIANTS[variant]
+    conn = _database(server, f"demo_{variant}")
+    try:
+        loaded = module.load(conn, CONFIG)
+        print(f"\n[{variant}] load: {loaded}")
+        assert loaded["rows"]["customers"] == len(data["customers"])
+        assert loaded["rows"]["orders"] == len(data["orders"])
+        assert loaded["rows"]["order_items"] == sum(len(o["items"]) for o in data["orders"])
+        yield conn
+        print(f"\n[{variant}] suite: {module.run_suite(conn, CONFIG.today, 'UTC', calls=10)}")
+    finally:
+        conn.close()
+
+
 def test_every_suite_rule_has_sql() -> None:
-    assert set(pg_peer.SQL) == set(SUITE)
-    for name in SUITE:
-        assert pg_peer.count_sql(name).lstrip().upper().startswith("SELECT COUNT(")
+    for module in VARIANTS.values():
+        assert set(module.SQL) == set(SUITE)
+        for name in SUITE:
+            assert pg_peer.count_sql(name, module.SQL).lstrip().upper().startswith(
+                ("SELECT COUNT(", "SELECT (SELECT COUNT("))
     with pytest.raises(ValueError):
         pg_peer.count_sql("no-such-rule")
 
@@ -115,11 +142,12 @@ def test_derived_view_matches_the_orders(pg, data: dict) -> None:
 
 @pytest.mark.parametrize(("name", "today", "tz"), CASES,
                          ids=[f"{n}@{d}@{z}" for n, d, z in CASES])
-def test_sql_count_equals_the_oracle(pg, data: dict, name: str, today: dt.date, tz: str) -> None:
+def test_sql_count_equals_the_oracle(pg, variant: str, data: dict, name: str, today: dt.date,
+                                     tz: str) -> None:
     expected = matching_ids(SUITE[name], customers=data["customers"], orders=data["orders"],
                             products=data["products"], product_groups=data["product_groups"],
                             custom_fields=data["custom_fields"], today=today, timezone=tz)
-    got = pg_peer.count(pg, name, today, tz)
+    got = VARIANTS[variant].count(pg, name, today, tz)
     assert got == len(expected), f"{name} on {today} in {tz}: SQL {got}, oracle {len(expected)}"
     # A rule that selects nobody (or everybody) would prove little.
     assert 0 < len(expected) < len(data["customers"]), (name, today, tz, len(expected))
@@ -252,18 +280,16 @@ def edge_population(days: list[tuple[dt.date, str]]) -> tuple[list[dict], list[d
 
 
 @pytest.fixture(scope="module")
-def edges(pg) -> Iterator[tuple[Any, dict]]:
-    """A second database on the same server holding only the boundary customers."""
-    pg.execute("DROP DATABASE IF EXISTS edges")
-    pg.execute("CREATE DATABASE edges")
-    conn = pg_peer.connect(PORT, dbname="edges")
+def edges(server, variant: str) -> Iterator[tuple[Any, dict]]:
+    """A database per variant holding only the boundary customers."""
+    conn = _database(server, f"edges_{variant}")
     try:
         world = catalogue_data(CONFIG)
         customers, orders = edge_population(EDGE_DAYS)
         by_customer: dict[str, list[dict]] = {}
         for o in orders:
             by_customer.setdefault(o["customer_id"], []).append(o)
-        pg_peer.load_data(conn, world, ((c, by_customer.get(c["id"], [])) for c in customers))
+        VARIANTS[variant].load_data(conn, world, ((c, by_customer.get(c["id"], [])) for c in customers))
         world.update(customers=customers, orders=orders)
         yield conn, world
     finally:
@@ -272,10 +298,132 @@ def edges(pg) -> Iterator[tuple[Any, dict]]:
 
 @pytest.mark.parametrize(("name", "today", "tz"), EDGE_CASES,
                          ids=[f"{n}@{d}@{z}" for n, d, z in EDGE_CASES])
-def test_sql_count_equals_the_oracle_on_boundaries(edges, name: str, today: dt.date, tz: str) -> None:
+def test_sql_count_equals_the_oracle_on_boundaries(edges, variant: str, name: str, today: dt.date,
+                                                   tz: str) -> None:
     conn, world = edges
     expected = matching_ids(SUITE[name], customers=world["customers"], orders=world["orders"],
                             products=world["products"], product_groups=world["product_groups"],
                             custom_fields=world["custom_fields"], today=today, timezone=tz)
-    got = pg_peer.count(conn, name, today, tz)
+    got = VARIANTS[variant].count(conn, name, today, tz)
     assert got == len(expected), f"{name} on {today} in {tz}: SQL {got}, oracle {len(expected)}"
+
+
+# ------------------------------------------- the fast variant's derived columns and triggers
+
+# The derived columns recomputed from the normalised tables, per customer.
+_RECOMPUTED = """
+SELECT c.id,
+       (SELECT count(*) FROM orders o WHERE o.customer_id = c.id)::integer,
+       (SELECT coalesce(sum(o.total), 0) FROM orders o WHERE o.customer_id = c.id),
+       (SELECT min(o.created_at) FROM orders o WHERE o.customer_id = c.id),
+       (SELECT max(o.created_at) FROM orders o WHERE o.customer_id = c.id),
+       (SELECT coalesce(array_agg(DISTINCT o.status ORDER BY o.status), '{}')
+          FROM orders o WHERE o.customer_id = c.id AND o.status IS NOT NULL),
+       (SELECT coalesce(array_agg(DISTINCT i.product_id ORDER BY i.product_id), '{}')
+          FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = c.id),
+       (SELECT coalesce(array_agg(DISTINCT gc.ancestor ORDER BY gc.ancestor), '{}')
+          FROM orders o JOIN order_items i ON i.order_id = o.id
+          JOIN product_group_members m ON m.product_id = i.product_id
+          JOIN product_group_closure gc ON gc.descendant = m.group_id WHERE o.customer_id = c.id)
+FROM customers c ORDER BY c.id
+"""
+_STORED = """
+SELECT id, orders_count, total_spent, first_order_at, last_order_at, order_statuses,
+       product_ids, product_groups
+FROM customers ORDER BY id
+"""
+_ORDER_GROUPS_WRONG = """
+SELECT count(*) FROM orders o
+WHERE o.product_groups IS DISTINCT FROM (
+    SELECT coalesce(array_agg(DISTINCT gc.ancestor ORDER BY gc.ancestor), '{}')
+    FROM order_items i JOIN product_group_members m ON m.product_id = i.product_id
+    JOIN product_group_closure gc ON gc.descendant = m.group_id WHERE i.order_id = o.id)
+"""
+
+
+def _assert_derived_columns_follow(conn) -> None:
+    stored, recomputed = conn.execute(_STORED).fetchall(), conn.execute(_RECOMPUTED).fetchall()
+    assert len(stored) == len(recomputed)
+    wrong = [(s, r) for s, r in zip(stored, recomputed, strict=True) if s != r]
+    assert not wrong, wrong[:3]
+    assert conn.execute("SELECT count(*) FROM customers WHERE average_order_value IS DISTINCT FROM "
+                        "CASE WHEN orders_count > 0 THEN total_spent::float8 / orders_count END"
+                        ).fetchone()[0] == 0
+    assert conn.execute(_ORDER_GROUPS_WRONG).fetchone()[0] == 0
+    unnested = conn.execute("SELECT g, id FROM customers, unnest(product_groups) g ORDER BY 1, 2").fetchall()
+    assert conn.execute("SELECT group_id, customer_id FROM customer_product_groups ORDER BY 1, 2"
+                        ).fetchall() == unnested
+
+
+@pytest.fixture(scope="module")
+def fast_small(server) -> Iterator[Any]:
+    """A small fast-variant database the trigger test may write to."""
+    conn = _database(server, "fast_triggers")
+    try:
+        pg_fast.load(conn, DemoConfig(customers=300, seed=7, today=CONFIG.today))
+        yield conn
+    finally:
+        conn.close()
+
+
+def test_fast_derived_columns_equal_the_orders_after_load(fast_small) -> None:
+    _assert_derived_columns_follow(fast_small)
+    assert fast_small.execute("SELECT count(*) FROM customers WHERE orders_count > 0 "
+                              "AND cardinality(product_groups) > 0").fetchone()[0] > 0
+
+
+def test_fast_triggers_keep_the_derived_columns(fast_small) -> None:
+    """Writes after the load -- a new customer, orders and items inserted in bulk, a status
+    and total changed, an order moved to another customer, items and orders deleted --
+    leave every derived column equal to a recomputation, and every rule's fast count equal
+    to the normalised query's count over the same rows (checked against the oracle above)."""
+    conn = fast_small
+
+    def product(external_id: str) -> int:
+        return conn.execute("SELECT id FROM products WHERE external_id = %s", (external_id,)).fetchone()[0]
+
+    tea, chinese_black, coffee = product("p1"), product("p20"), product("p31")
+    new_id, other = conn.execute("SELECT max(id) + 1, min(id) FROM customers").fetchone()
+    conn.execute("INSERT INTO customers (id, external_id, city) VALUES (%s, 'c-new', 'Kazan')", (new_id,))
+    assert conn.execute("SELECT orders_count, total_spent, average_order_value, last_order_at, "
+                        "order_statuses, product_ids, product_groups FROM customers WHERE id = %s",
+                        (new_id,)).fetchone() == (0, 0, None, None, [], [], [])
+    first = conn.execute("SELECT max(id) + 1 FROM orders").fetchone()[0]
+    with conn.transaction():
+        conn.execute("INSERT INTO orders (id, external_id, customer_id, created_at, status, total) "
+                     "VALUES (%s, 'o-new-1', %s, %s, 'paid', 120.50), "
+                     "(%s, 'o-new-2', %s, %s, 'new', 30), (%s, 'o-new-3', %s, %s, 'paid', 10)",
+                     (first, new_id, dt.datetime(2026, 11, 1, 10, tzinfo=dt.timezone.utc),
+                      first + 1, new_id, dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc),
+                      first + 2, other, dt.datetime(2026, 11, 21, 10, tzinfo=dt.timezone.utc)))
+        conn.execute("INSERT INTO order_items (order_id, product_id, quantity, price) VALUES "
+                     "(%s, %s, 1, 60), (%s, %s, 1, 60.5), (%s, %s, 2, 15), (%s, %s, 1, 10)",
+                     (first, tea, first, chinese_black, first + 1, coffee, first + 2, chinese_black))
+    row = conn.execute("SELECT orders_count, total_spent, average_order_value, order_statuses, "
+                       "'chinese-tea' = ANY(product_groups), 'tea' = ANY(product_groups) "
+                       "FROM customers WHERE id = %s", (new_id,)).fetchone()
+    assert row == (2, Decimal("150.50"), 75.25, ["new", "paid"], True, True)
+    _assert_derived_columns_follow(conn)
+
+    conn.execute("UPDATE orders SET status = 'cancelled', total = 99 WHERE id = %s", (first,))
+    conn.execute("UPDATE orders SET customer_id = %s WHERE id = %s", (other, first + 1))
+    conn.execute("UPDATE order_items SET product_id = %s WHERE order_id = %s", (coffee, first + 2))
+    _assert_derived_columns_follow(conn)
+    assert conn.execute("SELECT orders_count, order_statuses FROM customers WHERE id = %s",
+                        (new_id,)).fetchone() == (1, ["cancelled"])
+    _assert_same_counts_as_normalised(conn)
+
+    with conn.transaction():
+        conn.execute("DELETE FROM order_items WHERE order_id >= %s", (first,))
+        conn.execute("DELETE FROM orders WHERE id >= %s", (first,))
+    _assert_derived_columns_follow(conn)
+    assert conn.execute("SELECT orders_count, total_spent, product_groups FROM customers WHERE id = %s",
+                        (new_id,)).fetchone() == (0, 0, [])
+    _assert_same_counts_as_normalised(conn)
+
+
+def _assert_same_counts_as_normalised(conn) -> None:
+    for today, tz in [(CONFIG.today, "UTC"), (dt.date(2026, 11, 20), "Asia/Vladivostok")]:
+        for name in SUITE:
+            assert pg_fast.count(conn, name, today, tz) == pg_peer.count(conn, name, today, tz), \
+                (name, today, tz)
