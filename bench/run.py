@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -165,9 +166,18 @@ def formations(api: Api) -> dict:
         while api.call("GET", f"/api/v1/segments/{code}")["status"] != "formed":
             time.sleep(0.2)
         out[name] = {"seconds": round(time.monotonic() - started, 2),
-                     "count": api.call("GET", f"/api/v1/segments/{code}")["customers_count"]}
+                     "count": api.call("GET", f"/api/v1/segments/{code}")["customers_count"],
+                     "job_peak_rss_mb": job_peak_rss(api, code)}
         log(f"formed {name}: {out[name]}")
     return out
+
+
+def job_peak_rss(api: Api, code: str) -> float | None:
+    """Peak RSS of the forked job that formed `code` (its deterministic job id)."""
+    try:
+        return (api.call("GET", f"/api/v1/jobs/segsearch-form-{code}").get("result") or {}).get("peak_rss_mb")
+    except urllib.error.HTTPError:
+        return None  # its result expired: not measured
 
 
 CHANGED_SEGMENT = "city-moscow"  # the 1% change moves customers in and out of Moscow
@@ -400,11 +410,13 @@ def markdown(r: dict) -> str:
                           f"{len(r['preview'])} rules."]
         lines.append("")
     if "formation" in r:
-        lines += ["Formation (members/s = members written / seconds from creation to `formed`):", "",
-                  "| segment | members | seconds | members/s |", "|---|---:|---:|---:|"]
+        lines += ["Formation (members/s = members written / seconds from creation to `formed`; peak RSS "
+                  "of the forked job that formed it):", "",
+                  "| segment | members | seconds | members/s | job peak RSS MiB |", "|---|---:|---:|---:|---:|"]
         for name, f in r["formation"].items():
             rate = round(f["count"] / f["seconds"]) if f["seconds"] else 0
-            lines.append(f"| bench-{name} | {f['count']:,} | {f['seconds']} | {rate:,} |")
+            lines.append(f"| bench-{name} | {f['count']:,} | {f['seconds']} | {rate:,} | "
+                         f"{f.get('job_peak_rss_mb') or '-'} |")
         lines.append("")
     if "recalculation" in r:
         rc = r["recalculation"]
