@@ -143,7 +143,8 @@ def _setup(ex: Example, world: World) -> None:
             "name": p["name"], "price": 1, "groups": p["groups"]}).status_code in (200, 201)
     # Visible before the static segment forms (once); one bulk each: a wait_for per write
     # would cost a refresh interval (1 s) each.
-    r = api.post("/api/v1/customers/_bulk?refresh=wait_for", json={"customers": list(world.customers.values())})
+    r = api.post("/api/v1/customers/_bulk?refresh=wait_for",
+                 json={"customers": list(world.customers.values())})
     assert r.status_code == 200 and r.json["indexed"] == len(world.customers) and not r.json["errors"], r.json
     r = api.post("/api/v1/orders/_bulk?refresh=wait_for", json={"orders": list(world.orders.values())})
     assert r.status_code == 200 and r.json["indexed"] == len(world.orders) and not r.json["errors"], r.json
