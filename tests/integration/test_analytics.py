@@ -47,6 +47,12 @@ _runs = itertools.count(1)
 _seen: dict[str, dict] = {}
 
 
+@pytest.fixture(autouse=True)
+def _forget_seen():
+    """A test's index set may be a pooled one an earlier test used (and emptied)."""
+    _seen.clear()
+
+
 def make_api(prefix: str, tz: str) -> ApiClient:
     from segsearch import create_app
     app = create_app({"ES_URL": ES_URL, "REDIS_URL": REDIS_URL, "INDEX_PREFIX": prefix,

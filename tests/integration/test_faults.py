@@ -1,8 +1,9 @@
 """Faults with real processes (issue 8, items 14 and 15), each bounded in time.
 
-Each test starts its own Elasticsearch (port 9261) or Redis (port 6392) with the project's
-scripts, a real worker and a real scheduler (`python -m workers.worker` / `.scheduler`),
-breaks the service mid-flight and checks what a user sees, then that the system heals.
+Each test starts its own Elasticsearch (port 9261, or SEGSEARCH_TEST_FAULT_ES_PORT) or Redis
+(port 6392, or SEGSEARCH_TEST_FAULT_REDIS_PORT) with the project's scripts, a real worker
+and a real scheduler (`python -m workers.worker` / `.scheduler`), breaks the service
+mid-flight and checks what a user sees, then that the system heals.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from tests.conftest import ADMIN_TOKEN, ES_URL, REDIS_URL, ApiClient
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-ES_PORT, REDIS_PORT = 9261, 6392
+# Another checkout's services on the same machine may hold the default ports.
+ES_PORT = int(os.environ.get("SEGSEARCH_TEST_FAULT_ES_PORT", "9261"))
+REDIS_PORT = int(os.environ.get("SEGSEARCH_TEST_FAULT_REDIS_PORT", "6392"))
 RULE = {"match": "all", "groups": [{"block": "customer", "conditions": [
     {"field": "city", "op": "in", "include": ["Moscow"]}]}]}
 

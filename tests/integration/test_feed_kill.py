@@ -6,9 +6,9 @@ customer's aggregates consistent with the orders it holds; the owner registry na
 holder (or, for a batch killed between its registry claim and its customer writes,
 listing the holder as stale). A retry of the same bulk then converges to the exact model.
 
-The web app starts on a fresh prefix and creates its indices itself (applying templates
-to existing indices is what makes a start slow on a busy node); the retry goes through
-the same Feed service the API calls, so the test stays well under 30 s.
+The web app starts on the test's empty index set (tests/conftest.py: its start only
+checks the templates and indices); the retry goes through the same Feed service the API
+calls, so the test stays well under 30 s.
 """
 from __future__ import annotations
 

@@ -141,11 +141,13 @@ def _setup(ex: Example, world: World) -> None:
     for p in world.products.values():
         assert api.put(f"/api/v1/products/{p['id']}", json={
             "name": p["name"], "price": 1, "groups": p["groups"]}).status_code in (200, 201)
-    for c in world.customers.values():  # visible before the static segment forms (once)
-        assert api.put(f"/api/v1/customers/{c['id']}?refresh=wait_for", json=_profile(c)).status_code == 201
-    for o in world.orders.values():
-        body = {k: v for k, v in o.items() if k != "id"}
-        assert api.put(f"/api/v1/orders/{o['id']}?refresh=wait_for", json=body).status_code == 201
+    # Visible before the static segment forms (once); one bulk each: a wait_for per write
+    # would cost a refresh interval (1 s) each.
+    r = api.post("/api/v1/customers/_bulk?refresh=wait_for",
+                 json={"customers": list(world.customers.values())})
+    assert r.status_code == 200 and r.json["indexed"] == len(world.customers) and not r.json["errors"], r.json
+    r = api.post("/api/v1/orders/_bulk?refresh=wait_for", json={"orders": list(world.orders.values())})
+    assert r.status_code == 200 and r.json["indexed"] == len(world.orders) and not r.json["errors"], r.json
     for code, (rule, store, group) in world.segments.items():
         r = api.post("/api/v1/segments", json={"code": code, "name": code, "rule": rule,
                                                "store": store, "user_group": group})

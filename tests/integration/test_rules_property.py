@@ -43,6 +43,12 @@ _examples = itertools.count(1)
 _catalogue_loaded: dict[str, set[str]] = {}
 
 
+@pytest.fixture(autouse=True)
+def _forget_catalogues():
+    """A test's index set may be a pooled one an earlier test used (and emptied)."""
+    _catalogue_loaded.clear()
+
+
 def _import(feed, dataset: dict, prefix: str) -> None:
     registered = _catalogue_loaded.setdefault(feed.indices.customers, set())
     first = not registered

@@ -39,8 +39,11 @@ def awkward_values() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(NASTY_VALUES), st.text(min_size=1, max_size=8))
 
 
+_AWKWARD = awkward_values()  # built once: a fresh strategy per value is validated per draw
+
+
 def _swap(draw, values: list[str]) -> list[str]:
-    return [draw(awkward_values()) if draw(st.booleans()) else v for v in values]
+    return [draw(_AWKWARD) if draw(st.booleans()) else v for v in values]
 
 
 @st.composite

@@ -393,7 +393,14 @@ def _where() -> st.SearchStrategy[dict | None]:
         "total": _range(TOTALS + [50.0, 500.0]).map(lambda p: {"from": p[0], "to": p[1]}),
     }
     chosen = st.lists(st.sampled_from(sorted(parts)), min_size=1, max_size=3, unique=True)
-    return _maybe(chosen.flatmap(lambda keys: st.fixed_dictionaries({k: parts[k] for k in keys})))
+    made: dict[tuple, st.SearchStrategy] = {}  # one strategy per choice: each new one is validated
+
+    def dictionary(keys: list[str]) -> st.SearchStrategy[dict]:
+        if tuple(keys) not in made:
+            made[tuple(keys)] = st.fixed_dictionaries({k: parts[k] for k in keys})
+        return made[tuple(keys)]
+
+    return _maybe(chosen.flatmap(dictionary))
 
 
 def _with_where(cond: dict, where: dict | None) -> dict:
@@ -454,12 +461,13 @@ def rules(dataset: dict) -> st.SearchStrategy[dict]:
                                    st.lists(strategy, min_size=1, max_size=2),
                                    st.lists(strategy, min_size=1, max_size=3))
                   for block, strategy in by_block.items()}
-    group = st.sampled_from(sorted(blocks)).flatmap(lambda block: st.fixed_dictionaries({
+    groups = {block: st.fixed_dictionaries({
         "block": st.just(block),
         "match": st.sampled_from(["all", "all", "any"]),
         "negate": st.sampled_from([False, False, False, True]),
         "conditions": conditions[block],
-    }))
+    }) for block in blocks}
+    group = st.sampled_from(sorted(blocks)).flatmap(groups.__getitem__)
     return st.fixed_dictionaries({
         "match": st.sampled_from(["all", "all", "all", "any"]),
         # A rule without groups (everyone) is left to the tests: hypothesis would draw
