@@ -104,11 +104,14 @@ start() {
     es_launch "$dir/$name"
     log "node $name starting on https://127.0.0.1:$http"
   done < <(nodes)
-  for _ in $(seq 240); do
-    if api GET "/_cluster/health?wait_for_status=green&wait_for_nodes=3&timeout=1s" >/dev/null 2>&1; then
-      break
-    fi
-    sleep 1
+  # Three JVMs starting at once on a busy 2-core machine can take minutes.
+  local waited=0 limit="${CLUSTER_START_SECONDS:-600}"
+  while ! api GET "/_cluster/health?wait_for_status=green&wait_for_nodes=3&timeout=1s" >/dev/null 2>&1; do
+    while read -r name http transport; do
+      pid_alive "$dir/$name/es.pid" || { tail -n 30 "$dir/$name/logs/stdout.log" >&2; die "node $name exited while starting"; }
+    done < <(nodes)
+    [ "$waited" -lt "$limit" ] || break
+    sleep 2; waited=$((waited + 3))
   done
   api GET "/_cluster/health?wait_for_status=green&wait_for_nodes=3&timeout=5s" >/dev/null \
     || die "the cluster did not turn green with 3 nodes (logs: $dir/n*/logs)"

@@ -5,8 +5,9 @@ Uses only the official client (`pip install "elasticsearch>=8.14,<8.15"`), not s
     python read_user_groups.py --customer c1          # {"id": "c1", "user_groups": [...]}
     python read_user_groups.py --group VIP            # one customer id per line
 
-Environment: ES_URL (default http://127.0.0.1:9200), SEGSEARCH_INDEX_PREFIX (default
-"segsearch-"). Read the alias `<prefix>customers`, never a concrete index behind it: the
+Environment: ES_URL (default http://127.0.0.1:9200; several nodes comma-separated), ES_API_KEY
+or ES_USERNAME + ES_PASSWORD, ES_CA_CERTS (a secured cluster, as for segsearch itself),
+SEGSEARCH_INDEX_PREFIX (default "segsearch-"). Read the alias `<prefix>customers`, never a concrete index behind it: the
 alias moves to a new index version when the mapping changes.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
@@ -43,7 +45,7 @@ def customers_in_group(es: Elasticsearch, alias: str, group: str, page: int = 10
     try:
         after = None
         while True:
-            res = es.search(pit={"id": pit, "keep_alive": "1m"}, size=page, _source=False,
+            res = es.search(pit={"id": pit, "keep_alive": "1m"}, size=page, source=False,
                             query={"term": {"user_groups": group}}, sort=[{"_shard_doc": "asc"}],
                             track_total_hits=False, **({"search_after": after} if after else {}))
             pit = res.get("pit_id", pit)
@@ -56,13 +58,27 @@ def customers_in_group(es: Elasticsearch, alias: str, group: str, page: int = 10
         es.close_point_in_time(id=pit)
 
 
+def client(env: Mapping[str, str]) -> Elasticsearch:
+    """The same settings segsearch reads: one node or several, and a secured cluster's
+    credentials and CA."""
+    hosts = [h.strip() for h in env.get("ES_URL", "http://127.0.0.1:9200").split(",") if h.strip()]
+    options: dict[str, Any] = {}
+    if env.get("ES_API_KEY"):
+        options["api_key"] = env["ES_API_KEY"]
+    elif env.get("ES_USERNAME"):
+        options["basic_auth"] = (env["ES_USERNAME"], env.get("ES_PASSWORD", ""))
+    if env.get("ES_CA_CERTS"):
+        options["ca_certs"] = env["ES_CA_CERTS"]
+    return Elasticsearch(hosts, **options)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--customer", help="print this customer's user groups")
     what.add_argument("--group", help="print the id of every customer in this user group")
     args = parser.parse_args(argv)
-    es = Elasticsearch(os.environ.get("ES_URL", "http://127.0.0.1:9200"))
+    es = client(os.environ)
     alias = customers_alias(os.environ.get("SEGSEARCH_INDEX_PREFIX", "segsearch-"))
     if args.customer:
         found = user_groups(es, alias, args.customer)

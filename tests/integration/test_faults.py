@@ -77,15 +77,28 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+# The suite's own cluster settings (`make test-cluster`: credentials, a CA for https, 3 shards
+# and a replica) do not apply to a test's own plain single node.
+OWN_NODE_UNSET = ("ES_API_KEY", "ES_USERNAME", "ES_PASSWORD", "ES_CA_CERTS",
+                  "SEGSEARCH_SHARDS", "SEGSEARCH_REPLICAS")
+
+
 def app_for(es_url: str, redis_url: str, prefix: str):
     from segsearch import create_app
+    own: dict = {} if es_url == ES_URL else {
+        "ES_API_KEY": None, "ES_USERNAME": None, "ES_PASSWORD": None, "ES_CA_CERTS": None,
+        "SHARDS": 1, "REPLICAS": 0}
     return create_app({"ES_URL": es_url, "REDIS_URL": redis_url, "INDEX_PREFIX": prefix,
-                       "BOOTSTRAP_TOKEN": ADMIN_TOKEN})
+                       "BOOTSTRAP_TOKEN": ADMIN_TOKEN, **own})
 
 
 def env_for(es_url: str, redis_url: str, prefix: str) -> dict:
-    return {**os.environ, "ES_URL": es_url, "REDIS_URL": redis_url, "SEGSEARCH_INDEX_PREFIX": prefix,
-            "SEGSEARCH_FORMATION_RETRY_SECONDS": "5"}
+    env = {**os.environ, "ES_URL": es_url, "REDIS_URL": redis_url, "SEGSEARCH_INDEX_PREFIX": prefix,
+           "SEGSEARCH_FORMATION_RETRY_SECONDS": "5"}
+    if es_url != ES_URL:
+        for name in OWN_NODE_UNSET:
+            env.pop(name, None)
+    return env
 
 
 def count(es: Elasticsearch, index: str, query: dict) -> int:
