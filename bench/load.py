@@ -4,7 +4,8 @@ A figure taken while something else used the CPU is not comparable with one take
 idle machine (issue 10 saw 1.5-2.5x between the two), so every phase records the 1-minute
 load average before it, the machine's CPU use during it, and the CPU seconds spent by
 processes that are not the bench's own (anything outside this checkout and the bench's
-ports; kernel threads are left out). A phase where others took more than BUSY_SHARE of one
+ports; kernel threads are left out; per process, so one that ends meanwhile cannot hide
+another's use). A phase where others took more than BUSY_SHARE of one
 core is marked busy, and RESULTS.md says so.
 """
 from __future__ import annotations
@@ -24,9 +25,10 @@ def _cpu_totals() -> tuple[float, float]:
     return sum(parts) - idle, sum(parts)
 
 
-def _others_seconds(own_markers: tuple[str, ...]) -> tuple[float, dict[str, float]]:
-    """CPU seconds used so far by every process that is not the bench's, by command."""
-    total, by_cmd = 0.0, {}
+def _others_seconds(own_markers: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, float]]:
+    """CPU seconds used so far by each process that is not the bench's:
+    {(pid, start time): (command, seconds)} (the start time tells a reused pid apart)."""
+    out: dict[tuple[str, str], tuple[str, float]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -37,10 +39,20 @@ def _others_seconds(own_markers: tuple[str, ...]) -> tuple[float, dict[str, floa
             stat = (proc / "stat").read_text()
             fields = stat[stat.rindex(")") + 2:].split()
             seconds = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+            out[(proc.name, fields[19])] = (cmd[:60], seconds)  # fields[19]: starttime
         except (OSError, ValueError, IndexError):
             continue
-        total += seconds
-        by_cmd[cmd[:60]] = by_cmd.get(cmd[:60], 0.0) + seconds
+    return out
+
+
+def _used(before: dict, after: dict) -> tuple[float, dict[str, float]]:
+    """CPU seconds others used between two snapshots, in all and by command. A process that
+    started meanwhile counts whole; one that ended meanwhile is lost (a lower bound)."""
+    total, by_cmd = 0.0, {}
+    for key, (cmd, seconds) in after.items():
+        used = seconds - before.get(key, (cmd, 0.0))[1]
+        total += used
+        by_cmd[cmd] = by_cmd.get(cmd, 0.0) + used
     return total, by_cmd
 
 
@@ -54,15 +66,14 @@ class Phase:
         self.load_before = os.getloadavg()[0]
         self.started = time.monotonic()
         self.cpu = _cpu_totals()
-        self.others, self.others_by_cmd = _others_seconds(self.recorder.own)
+        self.others = _others_seconds(self.recorder.own)
         return self
 
     def __exit__(self, *exc: object) -> None:
         took = max(time.monotonic() - self.started, 1e-6)
         busy, total = _cpu_totals()
-        others, by_cmd = _others_seconds(self.recorder.own)
-        others_used = max(0.0, others - self.others)
-        top = sorted(((by_cmd[c] - self.others_by_cmd.get(c, 0.0), c) for c in by_cmd), reverse=True)[:3]
+        others_used, by_cmd = _used(self.others, _others_seconds(self.recorder.own))
+        top = sorted(((used, c) for c, used in by_cmd.items()), reverse=True)[:3]
         share = others_used / took  # cores' worth used by others
         self.recorder.phases[self.name] = {
             "seconds": round(took, 1), "load_before": round(self.load_before, 2),
