@@ -174,8 +174,9 @@ def formations(api: Api) -> dict:
 
 def job_peak_rss(api: Api, code: str) -> float | None:
     """Peak RSS of the forked job that formed `code` (its deterministic job id)."""
+    from segsearch.segments.jobs import job_id
     try:
-        return (api.call("GET", f"/api/v1/jobs/segsearch-form-{code}").get("result") or {}).get("peak_rss_mb")
+        return (api.call("GET", f"/api/v1/jobs/{job_id('segsearch-', code)}").get("result") or {}).get("peak_rss_mb")
     except urllib.error.HTTPError:
         return None  # its result expired: not measured
 
