@@ -204,12 +204,11 @@ def run(api: Http, es: Http, redis_url: str, prefix: str, rate: int, seconds: in
     ids = customer_ids(api, max(count, rate * 5))
     active = len(api.call("GET", "/api/v1/segments?active=true&type=dynamic&page_size=1000")["items"])
     out: dict = {"segment": "rt-probe", "active_segments": active}
-    formed_at: dict = {}
     concurrent = f"rt-concurrent-{int(time.time())}"  # a rerun on the same data forms a new one
     if concurrent_rule is not None:
         api.call("POST", "/api/v1/segments", {"code": concurrent, "name": "formed during the feed",
                                               "rule": concurrent_rule})
-        formed_at["started"] = time.monotonic()
+        concurrent_started = time.monotonic()
     pending = Redis.from_url(redis_url)
     out["steady"] = steady(api, es, f"{prefix}customers", ids, rate, seconds,
                            backlog=lambda: pending.zcard(f"{prefix}realtime:pending"))
@@ -217,7 +216,7 @@ def run(api: Http, es: Http, redis_url: str, prefix: str, rate: int, seconds: in
         while (seg := api.call("GET", f"/api/v1/segments/{concurrent}"))["status"] != "formed":
             time.sleep(0.2)
         out["concurrent"] = {"count": seg["customers_count"],
-                             "seconds": round(time.monotonic() - formed_at["started"], 1)}
+                             "seconds": round(time.monotonic() - concurrent_started, 1)}
     out["ceiling"] = ceiling(api, redis_url, prefix, ids, count)
     return out
 
