@@ -6,6 +6,7 @@ from typing import Callable
 
 from flask import g, request
 
+from segsearch.api import path_ids
 from segsearch.auth.roles import allowed
 from segsearch.errors import ServiceError
 from segsearch.extensions import services
@@ -36,7 +37,9 @@ def requires(permission: str) -> Callable:
             if not allowed(principal.role, permission):
                 raise Forbidden(f"The {principal.role} role may not do this ({permission}).")
             g.principal = principal
+            path_ids.check_path()
             return view(*args, **kwargs)
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
         return wrapper
     return decorator
 

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from segsearch import limits
+from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration
 
@@ -368,6 +369,18 @@ def path_id_refused(api, bad):
                               ("POST", f"/api/v1/customers/{bad}/user-groups/VIP", "customer_id")):
         body = {"name": "x"} if method == "PUT" else None
         is_error(api._call(method, url, json=body), 422, f"path.{name}")
+
+
+def test_a_bad_path_id_is_checked_after_the_caller(api):
+    """Without a token a bad path id is a 401, with the wrong role a 403: the 422 that
+    names the parameter is only for a caller allowed to use the route."""
+    anonymous, viewer = ApiClient(api.app, None), api.as_role("viewer")
+    for method, url in (("GET", "/api/v1/customers/=cmd()"), ("PUT", "/api/v1/orders/a%00b"),
+                        ("GET", "/api/v1/customers/%C3%A9/segment-history")):
+        body = {"name": "x"} if method == "PUT" else None
+        assert anonymous._call(method, url, json=body).status_code == 401, url
+    assert viewer._call("PUT", "/api/v1/orders/a%00b", json={"name": "x"}).status_code == 403
+    is_error(viewer.get("/api/v1/customers/=cmd()"), 422, "path.customer_id")
 
 
 def test_good_ids_still_work(api):
