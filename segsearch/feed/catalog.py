@@ -48,12 +48,15 @@ class Catalog:
             raise Invalid("Invalid fields: parent_id", {"parent_id": ["Would make a cycle."]})
         self.es.index(index=self.indices.product_groups, id=group_id, refresh=refresh or True,
                       document={**group, "ancestors": derive.group_closure([group_id], parents)[1:]})
-        changed = [] if created else self._reclose_products(parents)
+        # A new group has no descendants yet (parents must exist first), so only products
+        # that named it before it existed (a feed may send products first) change closure.
+        changed = self._reclose_products(parents, {"term": {"groups": group_id}} if created else None)
         return group, changed
 
-    def _reclose_products(self, parents: dict[str, str | None]) -> list[str]:
+    def _reclose_products(self, parents: dict[str, str | None], query: dict | None = None) -> list[str]:
         changed, actions = [], []
-        for hit in helpers.scan(self.es, index=self.indices.products, source=["groups", "group_closure"]):
+        for hit in helpers.scan(self.es, index=self.indices.products, source=["groups", "group_closure"],
+                                query={"query": query or {"match_all": {}}}):
             closure = derive.group_closure(hit["_source"].get("groups", []), parents)
             if closure != hit["_source"].get("group_closure"):
                 changed.append(hit["_id"])

@@ -136,6 +136,29 @@ def test_product_groups_with_ancestors(api):
     assert sorted(c["product_groups"]) == ["chinese-tea", "pu-erh", "tea"]
 
 
+def test_a_product_may_name_a_group_before_it_exists(api, monkeypatch, prefix):
+    """Feeds do not promise order: the product is kept, and once its group arrives under a
+    parent, the customers who bought it gain the group and the ancestor (the regrouping
+    job, run here in a SimpleWorker)."""
+    from rq import SimpleWorker
+
+    from tests.conftest import ES_URL, REDIS_URL
+    from workers.context import services_for
+    for name, value in (("ES_URL", ES_URL), ("REDIS_URL", REDIS_URL), ("SEGSEARCH_INDEX_PREFIX", prefix)):
+        monkeypatch.setenv(name, value)
+    services_for.cache_clear()
+    assert api.put("/api/v1/products/p1", json={"name": "Shu", "price": 12.5, "groups": ["pu-erh"]}).status_code == 201
+    api.put("/api/v1/customers/c1", json=ALICE)
+    api.put("/api/v1/orders/o1?refresh=wait_for", json=order("o1", 25, items=[{"product_id": "p1", "quantity": 1, "price": 12.5}]))
+    assert api.get("/api/v1/customers/c1").json["product_groups"] == ["pu-erh"]
+    assert api.put("/api/v1/product-groups/tea", json={"name": "Tea"}).status_code == 201
+    assert api.put("/api/v1/product-groups/pu-erh", json={"name": "Pu-erh", "parent_id": "tea"}).status_code == 201
+    svc = api.app.extensions["segsearch"]
+    SimpleWorker([svc.queue], connection=svc.redis).work(burst=True)
+    services_for.cache_clear()
+    assert sorted(api.get("/api/v1/customers/c1").json["product_groups"]) == ["pu-erh", "tea"]
+
+
 def test_group_cycle_is_refused(api):
     api.put("/api/v1/product-groups/a", json={"name": "a"})
     api.put("/api/v1/product-groups/b", json={"name": "b", "parent_id": "a"})
