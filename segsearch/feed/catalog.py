@@ -5,9 +5,10 @@ order write needs one mget to know every group it touches.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any, Iterable
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from segsearch.errors import Conflict, Invalid
 from segsearch.feed import derive
@@ -20,12 +21,23 @@ CUSTOM_MAPPING = {"string": {"type": "keyword"}, "integer": {"type": "long"},
                   "decimal": {"type": "double"}, "date": {"type": "date", "format": "strict_date"},
                   "boolean": {"type": "boolean"}}
 MAX_TERMS = 10_000
+# The custom-field catalogue's version: a document in the custom-fields index holding a
+# random token, rewritten after every custom-field write. Not a valid field code, so it
+# is never listed as one. Being in the same index, it goes wherever the fields go (an
+# emptied or re-created index has no version, which differs from any cached token). A
+# catalogue written before versions existed has none either, and stays valid until the
+# next write, which adds one.
+VERSION_ID = "~version"
 
 
 class Catalog:
     def __init__(self, es: Elasticsearch, indices: Indices):
         self.es = es
         self.indices = indices
+        # (version token, fields): every rule check reads the catalogue, and a real-time
+        # GET of the version costs far less than searching the fields. Replaced whole, so
+        # threads never see a half-updated pair.
+        self._cached: tuple[str | None, list[dict]] | None = None
 
     # -- product groups ------------------------------------------------------------
     def parents(self) -> dict[str, str | None]:
@@ -98,9 +110,34 @@ class Catalog:
 
     # -- custom fields -------------------------------------------------------------
     def custom_fields(self) -> list[dict]:
-        res = self.es.search(index=self.indices.custom_fields, size=1000,
-                             query={"match_all": {}}, sort=[{"code": "asc"}])
+        """The registered custom fields, by code; cached in the process until any process
+        writes the catalogue (the version is read first, so a write that lands while the
+        fields are searched only makes the next call search again)."""
+        version = self._version()
+        cached = self._cached
+        if cached is None or cached[0] != version:
+            cached = (version, self._search_custom_fields())
+            self._cached = cached
+        return [dict(f) for f in cached[1]]
+
+    def _version(self) -> str | None:
+        try:
+            doc = self.es.get(index=self.indices.custom_fields, id=VERSION_ID, source_includes=["name"])
+        except NotFoundError:
+            return None
+        return doc["_source"].get("name")
+
+    def _search_custom_fields(self) -> list[dict]:
+        res = self.es.search(index=self.indices.custom_fields, size=1000, sort=[{"code": "asc"}],
+                             query={"bool": {"must_not": {"ids": {"values": [VERSION_ID]}}}})
         return [{k: h["_source"][k] for k in ("code", "label", "type")} for h in res["hits"]["hits"]]
+
+    def _bump_version(self) -> None:
+        """Called after a custom-field write is visible to search: every process's cached
+        catalogue is out of date from here (a real-time GET sees the new token at once)."""
+        self._cached = None
+        self.es.index(index=self.indices.custom_fields, id=VERSION_ID,
+                      document={"name": uuid.uuid4().hex})
 
     def custom_types(self) -> dict[str, str]:
         return {f["code"]: f["type"] for f in self.custom_fields()}
@@ -118,4 +155,16 @@ class Catalog:
         idx.put_mapping(self.es, self.indices.customers, props)
         self.es.index(index=self.indices.custom_fields, id=code, document=field,
                       refresh=refresh or True)
+        self._bump_version()
         return field, code not in known
+
+    def delete_custom_field(self, code: str) -> bool:
+        """Unregister a custom field (False when it was not registered): rules can no longer
+        name it. Its mapping and stored values stay (a mapping cannot lose a field)."""
+        try:
+            self.es.delete(index=self.indices.custom_fields, id=code, refresh=True)
+        except NotFoundError:
+            return False
+        finally:
+            self._bump_version()
+        return True
