@@ -41,3 +41,32 @@ def test_load_in_processes_builds_the_same_documents(es, feed, indices, processe
     for index in (indices.customers, indices.order_owners):
         settings = es.indices.get_settings(index=index, flat_settings=True)
         assert next(iter(settings.values()))["settings"]["index.refresh_interval"] == "1s"
+
+
+def test_generated_in_the_workers_is_the_same_load(es, feed, indices):
+    from segsearch.feed.loader import import_generated
+    load_catalog(feed, **catalogue_data(CONFIG))
+    counts = []
+    customers, orders = import_generated(feed, CONFIG, chunk_size=25, processes=2,
+                                         progress=counts.append)
+    pairs = list(iter_customers(CONFIG))
+    assert (customers, orders) == (len(pairs), sum(len(o) for _, o in pairs))
+    assert sum(counts) == customers
+    from segsearch.feed.loader import _actions
+    expected = {a["_id"]: {k: v for k, v in a["_source"].items() if k != "updated_at"}
+                for a in _actions((indices.customers, indices.order_owners), pairs,
+                                  feed.catalog.custom_types(), feed.catalog.closures(None))
+                if a["_index"] == indices.customers}
+    assert _documents(es, indices.customers) == expected
+
+
+def test_a_failed_load_names_the_document_and_puts_the_settings_back(es, feed, indices):
+    load_catalog(feed, custom_fields=[{"code": "level", "label": "Level", "type": "integer"}])
+    pairs = [({"id": "a1", "custom": {"level": 1}}, []),
+             ({"id": "a2", "custom": {"level": "high"}}, [])]  # the index refuses a text long
+    with pytest.raises(RuntimeError, match="bulk load failed on 1 documents"):
+        import_customers(feed, iter(pairs))
+    for index in (indices.customers, indices.order_owners):
+        settings = es.indices.get_settings(index=index, flat_settings=True)
+        assert next(iter(settings.values()))["settings"]["index.refresh_interval"] == "1s"
+    assert es.count(index=indices.customers)["count"] == 1  # refreshed: a1 is searchable
