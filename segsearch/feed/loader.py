@@ -157,11 +157,9 @@ def _bulk_settings(feed) -> Iterator[None]:
     es = feed.es
     before: dict[str, dict] = {}
     for alias in (feed.indices.customers, feed.indices.order_owners):
-        got = es.indices.get_settings(index=alias, name=list(LOAD_SETTINGS), flat_settings=True,
-                                      include_defaults=True)
-        for name, body in got.items():
-            before[name] = {key: body["settings"].get(key, body["defaults"].get(key))
-                            for key in LOAD_SETTINGS}
+        got = es.indices.get_settings(index=alias, name=list(LOAD_SETTINGS), flat_settings=True)
+        for name, body in got.items():  # a setting left at its default is put back as None
+            before[name] = {key: body["settings"].get(key) for key in LOAD_SETTINGS}
     green = es.cluster.health(index=list(before))["status"] == "green"
     dropped = [n for n, s in before.items() if green and int(s["index.number_of_replicas"] or 0) > 0]
     for name in before:
