@@ -99,3 +99,14 @@ def test_cached_catalogue_follows_custom_field_writes_of_other_processes(api, pr
     assert preview() == 200
     assert "custom.married" in {f["code"] for f in api.get("/api/v1/fields").json["items"]}
     assert len(searches) == 4
+
+
+def test_without_redis_the_catalogue_is_read_from_the_index_every_time(es, indices, feed):
+    from redis import Redis
+
+    from segsearch.feed.catalog import Catalog, CatalogVersion
+    catalog = Catalog(es, indices)
+    catalog.version = CatalogVersion(Redis.from_url("redis://127.0.0.1:9/0"), indices.prefix)
+    assert catalog.custom_fields() == []
+    feed.catalog.put_custom_field("married", {"label": "Married", "type": "boolean"})
+    assert [f["code"] for f in catalog.custom_fields()] == ["married"]  # nothing was cached
