@@ -117,24 +117,17 @@ def load(app_env: dict) -> dict:
     """Ingest through segsearch's own loader; customers/s and orders/s."""
     os.environ.update(app_env)
     from segsearch import create_app
-    from segsearch.demo.generator import DemoConfig, catalogue_data, iter_customers
-    from segsearch.feed.loader import import_customers, load_catalog
+    from segsearch.demo.generator import DemoConfig, catalogue_data
+    from segsearch.feed.loader import import_generated, load_catalog
     app = create_app()
     svc = app.extensions["segsearch"]
     config = DemoConfig(customers=N, seed=SEED, today=TODAY)
     load_catalog(svc.feed, **catalogue_data(config))
-    orders = 0
-
-    def counted():
-        nonlocal orders
-        for customer, its_orders in iter_customers(config):
-            orders += len(its_orders)
-            yield customer, its_orders
-
     started = time.monotonic()
-    # Validation (marshmallow) is the loader's cost: documents are built in two worker
-    # processes while this one feeds the bulk requests (BENCH_LOAD_PROCESSES).
-    written = import_customers(svc.feed, counted(), processes=int(os.environ.get("BENCH_LOAD_PROCESSES", "2")))
+    # The worker processes generate, validate and encode the documents (BENCH_LOAD_PROCESSES);
+    # this one only sends the bulk bodies.
+    written, orders = import_generated(svc.feed, config,
+                                       processes=int(os.environ.get("BENCH_LOAD_PROCESSES", "2")))
     took = time.monotonic() - started
     return {"customers": written, "orders": orders, "seconds": round(took, 1),
             "customers_per_s": round(written / took), "orders_per_s": round(orders / took)}

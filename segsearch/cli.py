@@ -74,8 +74,8 @@ def demo_load(n: int, seed: int, if_empty: bool) -> None:
     import time
 
     from segsearch import clock
-    from segsearch.demo.generator import DemoConfig, catalogue_data, iter_customers
-    from segsearch.feed.loader import import_customers, load_catalog
+    from segsearch.demo.generator import DemoConfig, catalogue_data
+    from segsearch.feed.loader import import_generated, load_catalog
 
     svc = services()
     svc.ensure_indices()
@@ -89,7 +89,7 @@ def demo_load(n: int, seed: int, if_empty: bool) -> None:
         def advance(count: int) -> None:
             bar.update(count)
 
-        written = import_customers(svc.feed, iter_customers(config), progress=advance)
+        written, _ = import_generated(svc.feed, config, progress=advance)
     svc.es.indices.refresh(index=svc.indices.customers)
     took = time.monotonic() - started
     click.echo(f"loaded {written} customers in {took:.1f} s ({written / took:.0f} customers/s)")

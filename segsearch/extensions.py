@@ -14,6 +14,7 @@ from rq import Queue, Retry
 
 from segsearch.auth.tokens import TokenStore
 from segsearch.errors import ServiceError
+from segsearch.feed.catalog import CatalogVersion
 from segsearch.feed.service import Feed
 from segsearch.search import indices as idx
 from segsearch.search.client import client_from_config
@@ -75,10 +76,12 @@ def build_services(config: dict[str, Any]) -> Services:
                       replicas=int(config["REPLICAS"]))
     # A connect timeout, so a Redis that does not answer fails a request instead of hanging it.
     redis = Redis.from_url(config["REDIS_URL"], socket_connect_timeout=5)
+    feed = Feed(es, indices, occ_retries=config["OCC_RETRIES"])
+    feed.catalog.version = CatalogVersion(redis, config["INDEX_PREFIX"])  # lets it cache
     return Services(
         config=config, es=es, redis=redis, indices=indices,
         queue=Queue(f"{config['INDEX_PREFIX']}default", connection=redis),
-        feed=_with_realtime(Feed(es, indices, occ_retries=config["OCC_RETRIES"]), redis, config),
+        feed=_with_realtime(feed, redis, config),
         tokens=TokenStore(es, indices, config.get("BOOTSTRAP_TOKEN")),
     )
 

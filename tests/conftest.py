@@ -139,8 +139,12 @@ def indices(es: Elasticsearch, prefix: str) -> Indices:
 
 
 @pytest.fixture
-def feed(es: Elasticsearch, indices: Indices) -> Feed:
-    return Feed(es, indices)
+def feed(es: Elasticsearch, indices: Indices, redis_conn: Redis) -> Feed:
+    from segsearch.feed.catalog import CatalogVersion
+    feed = Feed(es, indices)
+    # As in the app: its custom-field writes reach the apps' cached catalogues.
+    feed.catalog.version = CatalogVersion(redis_conn, indices.prefix)
+    return feed
 
 
 @pytest.fixture

@@ -159,7 +159,9 @@ def group_put(group_id: str):
 @blp.doc(summary="Register a custom field {label, type}", parameters=[REFRESH],
          requestBody=docs.json_body(schemas.CustomFieldBody))
 def custom_field_put(code: str):
-    field, created = services().feed.catalog.put_custom_field(code, _body(), refresh_arg())
+    svc = services()
+    svc.require_redis()  # every process must hear of the change (its cached catalogue)
+    field, created = svc.feed.catalog.put_custom_field(code, _body(), refresh_arg())
     return field, 201 if created else 200
 
 

@@ -128,7 +128,7 @@ def templates_list():
 
 @blp.route("/segments/preview", methods=["POST"])
 @requires("segments:read")
-@blp.arguments(PreviewSchema)
+@blp.arguments(PreviewSchema())  # an instance: webargs would build a class's on every call
 @blp.alt_response(200, schema=docs.PreviewOut, success=True)
 @blp.doc(summary="Count, sample and per-group counts of a rule, without saving")
 def segments_preview(args):

@@ -5,9 +5,13 @@ order write needs one mget to know every group it touches.
 """
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any, Iterable
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
+from redis import Redis
+from redis.exceptions import RedisError
 
 from segsearch.errors import Conflict, Invalid
 from segsearch.feed import derive
@@ -20,12 +24,47 @@ CUSTOM_MAPPING = {"string": {"type": "keyword"}, "integer": {"type": "long"},
                   "decimal": {"type": "double"}, "date": {"type": "date", "format": "strict_date"},
                   "boolean": {"type": "boolean"}}
 MAX_TERMS = 10_000
+# A cached catalogue is searched again at least this often, whatever the version says:
+# a bound on staleness should a version write ever be lost with Redis (seconds).
+CACHE_MAX_AGE = 60.0
+
+
+class CatalogVersion:
+    """The custom-field catalogue's version, shared by every process through Redis: a
+    random token, replaced after every custom-field write. Reading it is one Redis GET,
+    where reading the catalogue itself is a search."""
+
+    def __init__(self, redis: Redis, prefix: str):
+        self.redis = redis
+        self.key = f"{prefix}custom-fields:version"
+
+    def current(self) -> str | None:
+        """The version now; None when it cannot be known (then nothing may be cached).
+
+        A missing key (new instance, Redis emptied) is set here, only if still missing:
+        a writer that got in between made it exist, and this read then tells nothing."""
+        try:
+            token = self.redis.get(self.key)
+            if token is not None:
+                return token.decode() if isinstance(token, bytes) else str(token)
+            fresh = uuid.uuid4().hex
+            return fresh if self.redis.set(self.key, fresh, nx=True) else None
+        except RedisError:
+            return None  # the catalogue is still readable from the index
+
+    def bump(self) -> None:
+        self.redis.set(self.key, uuid.uuid4().hex)
 
 
 class Catalog:
     def __init__(self, es: Elasticsearch, indices: Indices):
         self.es = es
         self.indices = indices
+        # Without a version (a Feed built without Redis: tests, scripts) nothing is cached.
+        self.version: CatalogVersion | None = None
+        # (version, when read, fields): every rule check reads the catalogue. Replaced
+        # whole, so threads never see a half-updated triple.
+        self._cached: tuple[str, float, list[dict]] | None = None
 
     # -- product groups ------------------------------------------------------------
     def parents(self) -> dict[str, str | None]:
@@ -101,9 +140,31 @@ class Catalog:
 
     # -- custom fields -------------------------------------------------------------
     def custom_fields(self) -> list[dict]:
+        """The registered custom fields, by code; cached in the process until any process
+        writes the catalogue. The version is read before the fields are searched, so a
+        write landing in between only makes the next call search again."""
+        version = self.version.current() if self.version is not None else None
+        cached = self._cached
+        if version is None or cached is None or cached[0] != version \
+                or time.monotonic() - cached[1] > CACHE_MAX_AGE:
+            fields = self._search_custom_fields()
+            if version is not None:
+                self._cached = cached = (version, time.monotonic(), fields)
+        else:
+            fields = cached[2]
+        return [dict(f) for f in fields]
+
+    def _search_custom_fields(self) -> list[dict]:
         res = self.es.search(index=self.indices.custom_fields, size=1000,
                              query={"match_all": {}}, sort=[{"code": "asc"}])
         return [{k: h["_source"][k] for k in ("code", "label", "type")} for h in res["hits"]["hits"]]
+
+    def _changed(self) -> None:
+        """After a custom-field write is visible to search: every process's cached catalogue
+        is out of date from here (a Redis error raises: the write must be retried)."""
+        self._cached = None
+        if self.version is not None:
+            self.version.bump()
 
     def custom_types(self) -> dict[str, str]:
         return {f["code"]: f["type"] for f in self.custom_fields()}
@@ -121,4 +182,16 @@ class Catalog:
         idx.put_mapping(self.es, self.indices.customers, props)
         self.es.index(index=self.indices.custom_fields, id=code, document=field,
                       refresh=refresh or True)
+        self._changed()
         return field, code not in known
+
+    def delete_custom_field(self, code: str) -> bool:
+        """Unregister a custom field (False when it was not registered): rules can no longer
+        name it. Its mapping and stored values stay (a mapping cannot lose a field)."""
+        try:
+            self.es.delete(index=self.indices.custom_fields, id=code, refresh=True)
+        except NotFoundError:
+            return False
+        finally:
+            self._changed()
+        return True

@@ -169,8 +169,8 @@ class OrderItems(fields.Field):
             errors["quantity"] = [f"Not an integer from 0 to {limits.INT32_MAX}."]
         price = item.get("price")
         if price is not None:
-            try:
-                price = self._price.deserialize(price)
+            try:  # what deserialize() does with a non-null value, minus a validator chain
+                price = self._price._deserialize(price, "price", item)
             except ValidationError as err:
                 errors["price"] = err.messages
         return {"product_id": pid, "quantity": quantity, "price": price}

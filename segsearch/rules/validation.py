@@ -9,6 +9,7 @@ Every error is collected, keyed by its dotted path relative to the rule
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -301,7 +302,7 @@ class ByOp(fields.Field):
         if not isinstance(op, str) or op not in self.schemas:
             raise ValidationError({"op": [f"must be one of: {', '.join(self.schemas)}"]})
         operands = {k: v for k, v in value.items() if k != "op"}
-        return {"op": op, **self.schemas[op]().load(operands)}
+        return {"op": op, **_instance(self.schemas[op]).load(operands)}
 
 
 TOTAL = _from_to("Total", _money, NOT_BELOW_FROM)
@@ -410,10 +411,16 @@ def _flatten(messages: Any, prefix: str, errors: Errors) -> None:
         _add(errors, prefix or "_schema", str(messages))
 
 
+@functools.cache
+def _instance(schema: type[Schema]) -> Schema:
+    # Building a schema costs more than loading a condition with it; loads share one.
+    return schema()
+
+
 def _load(schema: type[Schema], data: Any, prefix: str, errors: Errors) -> dict | None:
     """Load `data`; on errors record them and return what was valid (None if nothing)."""
     try:
-        return schema().load(data)
+        return _instance(schema).load(data)
     except ValidationError as exc:
         _flatten(exc.messages, prefix, errors)
         return exc.valid_data if isinstance(exc.valid_data, dict) else None

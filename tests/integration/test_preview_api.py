@@ -69,3 +69,44 @@ def test_templates_preview_cleanly(api, loaded):
 def test_preview_needs_a_token(api):
     anon = type(api)(api.app, token=None)
     assert anon.post("/api/v1/segments/preview", json={"rule": {}}).status_code == 401
+
+
+def test_cached_catalogue_follows_custom_field_writes_of_other_processes(api, prefix, feed):
+    """Each process caches the field catalogue; a write in another one (here: a second app
+    and a feed without any app) is seen on the very next request, whichever way it goes."""
+    from segsearch import create_app
+    from tests.conftest import ADMIN_TOKEN, ES_URL, REDIS_URL, ApiClient
+    other = ApiClient(create_app({"ES_URL": ES_URL, "REDIS_URL": REDIS_URL, "INDEX_PREFIX": prefix,
+                                  "BOOTSTRAP_TOKEN": ADMIN_TOKEN}))
+    rule = {"match": "all", "groups": [{"block": "customer", "conditions": [
+        {"field": "custom.married", "op": "is", "value": True}]}]}
+
+    def preview():
+        return api.post("/api/v1/segments/preview", json={"rule": rule}).status_code
+
+    catalog = api.app.extensions["segsearch"].feed.catalog
+    searches = []
+    search = catalog._search_custom_fields
+    catalog._search_custom_fields = lambda: searches.append(1) or search()  # type: ignore[method-assign]
+    assert preview() == 422 and preview() == 422
+    assert len(searches) == 1  # the second request used the cached catalogue
+    assert other.put("/api/v1/custom-fields/married",
+                     json={"label": "Married", "type": "boolean"}).status_code == 201
+    assert preview() == 200
+    assert other.app.extensions["segsearch"].feed.catalog.delete_custom_field("married")
+    assert preview() == 422
+    feed.catalog.put_custom_field("married", {"label": "Married", "type": "boolean"})
+    assert preview() == 200
+    assert "custom.married" in {f["code"] for f in api.get("/api/v1/fields").json["items"]}
+    assert len(searches) == 4
+
+
+def test_without_redis_the_catalogue_is_read_from_the_index_every_time(es, indices, feed):
+    from redis import Redis
+
+    from segsearch.feed.catalog import Catalog, CatalogVersion
+    catalog = Catalog(es, indices)
+    catalog.version = CatalogVersion(Redis.from_url("redis://127.0.0.1:9/0"), indices.prefix)
+    assert catalog.custom_fields() == []
+    feed.catalog.put_custom_field("married", {"label": "Married", "type": "boolean"})
+    assert [f["code"] for f in catalog.custom_fields()] == ["married"]  # nothing was cached
