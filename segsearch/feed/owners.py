@@ -65,7 +65,7 @@ class OwnerRegistry:
         if not ids:
             return {}
         docs = self.es.mget(index=self.index, ids=ids, realtime=True)["docs"]
-        return {d["_id"]: _entry(d) for d in docs}
+        return {d["_id"]: registry_entry(d) for d in docs}
 
     def write(self, entries: Iterable[Entry]) -> tuple[dict[str, Entry], dict[str, Failure]]:
         """Conditional writes (if unchanged since read, or create if new), in one request.
@@ -97,7 +97,8 @@ class OwnerRegistry:
         return written, failed
 
 
-def _entry(doc: Mapping[str, Any]) -> Entry:
+def registry_entry(doc: Mapping[str, Any]) -> Entry:
+    """The entry of an mget doc of the registry (an empty, unstored one when not found)."""
     if not doc.get("found"):
         return Entry(doc["_id"], None)
     src = doc["_source"]

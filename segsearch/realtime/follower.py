@@ -58,7 +58,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from elasticsearch import helpers
@@ -67,6 +67,7 @@ from segsearch import clock, metrics
 from segsearch.errors import Conflict, NotFound
 from segsearch.notify.dispatch import queue_deliveries
 from segsearch.notify.events import ENTERED, LEFT
+from segsearch.notify.webhooks import WebhookStore
 from segsearch.realtime.changes import PendingChanges, Taken
 from segsearch.realtime.propagation import depended_on
 from segsearch.rules.compiler import compile_rule
@@ -83,6 +84,9 @@ REASON = "change"
 NAME = "segment:"  # prefix of our named queries, apart from any name a compiled rule uses
 POLL_SECONDS = 0.05
 UNDEFER_SECONDS = 1.0
+COUNT_SECONDS = 1.0  # at most one customers_count correction a second while the feed runs
+FULL_COUNT_SECONDS = 60.0  # and every segment's count now and then
+SEGMENTS_PAGE = 1000  # segments read in one search; more are scrolled
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,12 @@ class Follower:
         self.linger = int(cfg["REALTIME_LINGER_MS"]) / 1000
         self.lease = float(cfg["REALTIME_LEASE_SECONDS"])
         self.tz = cfg["TIMEZONE"]
+        # Codes whose customers_count may be off (None: every segment). A new follower
+        # counts everything once: a killed one may have left counts behind.
+        self._uncounted: set[str] | None = None
+        self._counted_at = float("-inf")  # monotonic time of the last count
+        self._full_count_at = time.monotonic()
+        self._compiled: dict[tuple[str, str, date], dict] = {}  # (code, version, today) -> query
 
     # -- the loop ------------------------------------------------------------------------
     def next_batch(self, stopping: Callable[[], bool] = lambda: False) -> Taken:
@@ -127,6 +137,8 @@ class Follower:
             if time.monotonic() - checked >= UNDEFER_SECONDS:  # also while no change comes in
                 checked = time.monotonic()
                 self.undefer_finished()
+                if self._uncounted != set() and self._count_due():
+                    self.flush_counts()
             waiting = self.pending.size()
             if waiting and first_seen is None:
                 first_seen = time.monotonic()
@@ -155,6 +167,8 @@ class Follower:
             if not taken:
                 break
             done.append(self.run_once(taken))
+        if done:
+            self.flush_counts()
         return done
 
     # -- one batch -----------------------------------------------------------------------
@@ -166,11 +180,13 @@ class Follower:
         live = self._live(segments)
         granted = {code: doc.get("user_group") for code, (doc, _) in segments.items()}
         self.es.indices.refresh(index=self.indices.customers)
+        if self._count_due():  # this refresh shows every earlier batch's writes
+            self._count(segments)
         docs, matched = self._evaluate(ids, live)
         plans = {cid: plan for cid, doc in docs.items()
-                 if (plan := _plan(doc, matched[cid], live, granted)) is not None}
+                 if (plan := _plan(doc["_source"], matched[cid], live, granted)) is not None}
         batch = Batch(customers=len(ids), deleted=len(ids) - len(docs))
-        moved, failed = self._write(plans, granted)
+        moved, failed = self._write(plans, granted, docs)
         for cid, (ins, outs) in moved.items():
             for code in ins:
                 batch.entered.setdefault(code, []).append(cid)
@@ -185,7 +201,10 @@ class Follower:
             self.pending.defer(code, ids)
         if changed:  # edited or formed during the batch: evaluate again now
             remark |= set(ids)
-        self._count(segments)
+        self._to_count(batch)
+        if self._uncounted != set() and not remark and self.pending.size() <= len(taken):
+            # Nothing else waits: count now, so an empty pending set means right counts.
+            self.flush_counts(segments)
         if remark:
             self.pending.mark(remark)  # before done(): the new mark keeps them pending
         self.pending.done(taken)
@@ -196,24 +215,41 @@ class Follower:
     def _segments(self) -> dict[str, tuple[dict, str]]:
         """Every segment document (imported lists left out) with its version."""
         self.es.indices.refresh(index=self.indices.segments)  # small: see the latest edits
-        hits = helpers.scan(self.es, index=self.indices.segments, query={"query": {"match_all": {}}},
-                            source_excludes=["members"])
+        res = self.es.search(index=self.indices.segments, query={"match_all": {}}, size=SEGMENTS_PAGE,
+                             source_excludes=["members"], track_total_hits=False)
+        hits = res["hits"]["hits"]
+        if len(hits) >= SEGMENTS_PAGE:  # more than one page: all of them, scrolled
+            hits = list(helpers.scan(self.es, index=self.indices.segments,
+                                     query={"query": {"match_all": {}}}, source_excludes=["members"]))
         return {h["_id"]: (h["_source"], version_of(h["_source"])) for h in hits}
 
     def _live(self, segments: Mapping[str, tuple[dict, str]]) -> list[Live]:
-        """The active dynamic segments inside their window, compiled for today."""
+        """The active dynamic segments inside their window, compiled for today.
+
+        Compiled queries are kept per (code, version, day): a segment's query changes only
+        with its document or the date; custom fields are read only to compile a new one
+        (a registered field never changes its type)."""
         now = datetime.now(UTC)
-        fields = catalogue(self.svc.feed.catalog.custom_fields())
+        today = clock.today(self.tz)
+        fields: Mapping | None = None
+        compiled: dict[tuple[str, str, date], dict] = {}
         live = []
         for code, (doc, version) in sorted(segments.items()):
             if not is_live(doc, now):
                 continue
-            try:
-                query = self.compile(doc, fields)
-            except Exception:  # its formation reports the same error on the segment
-                log.exception("segment %r is not evaluated in real time: its rule does not compile", code)
-                continue
+            key = (code, version, today)
+            query = self._compiled.get(key)
+            if query is None:
+                if fields is None:
+                    fields = catalogue(self.svc.feed.catalog.custom_fields())
+                try:
+                    query = self.compile(doc, fields)
+                except Exception:  # its formation reports the same error on the segment
+                    log.exception("segment %r is not evaluated in real time: its rule does not compile", code)
+                    continue
+            compiled[key] = query
             live.append(Live(code, query, version))
+        self._compiled = compiled  # only what is live now: old versions and days go
         return live
 
     def compile(self, segment: Mapping[str, Any], fields: Mapping) -> dict:
@@ -228,17 +264,24 @@ class Follower:
         should = [{"bool": {"filter": [seg.query], "_name": NAME + seg.code}} for seg in live]
         query = {"bool": {"filter": [{"ids": {"values": ids}}], "should": should}}
         res = self.es.search(index=self.indices.customers, query=query, size=len(ids),
-                             source={"includes": MEMBERSHIP}, track_total_hits=False)
+                             source={"includes": MEMBERSHIP}, track_total_hits=False,
+                             seq_no_primary_term=True)
         docs, matched = {}, {}
         for hit in res["hits"]["hits"]:
-            docs[hit["_id"]] = hit.get("_source") or {}
+            # In the shape of an mget doc: the patch's first attempt is conditional on the
+            # very version evaluated here, with no read of its own.
+            docs[hit["_id"]] = {"_id": hit["_id"], "found": True, "_source": hit.get("_source") or {},
+                                "_seq_no": hit["_seq_no"], "_primary_term": hit["_primary_term"]}
             matched[hit["_id"]] = {name[len(NAME):] for name in hit.get("matched_queries") or []
                                    if name.startswith(NAME)}
         return docs, matched
 
-    def _write(self, plans: Mapping[str, tuple[set[str], set[str]]],
-               granted: Mapping[str, str | None]) -> tuple[dict[str, tuple[set[str], set[str]]], Mapping[str, str]]:
-        """Apply the plans under OCC; (what really moved per customer, the failed ids)."""
+    def _write(self, plans: Mapping[str, tuple[set[str], set[str]]], granted: Mapping[str, str | None],
+               read: Mapping[str, dict] | None = None
+               ) -> tuple[dict[str, tuple[set[str], set[str]]], Mapping[str, str]]:
+        """Apply the plans under OCC; (what really moved per customer, the failed ids).
+
+        `read`: the documents the plans were made from (mget shape, with versions)."""
         moved: dict[str, tuple[set[str], set[str]]] = {}
 
         def mutation(cid: str, adds: set[str], removes: set[str]):
@@ -251,7 +294,7 @@ class Follower:
             return mutate
 
         failed = self.svc.feed.patch_customers(
-            {cid: mutation(cid, *plan) for cid, plan in plans.items()}, MEMBERSHIP)
+            {cid: mutation(cid, *plan) for cid, plan in plans.items()}, MEMBERSHIP, read=read)
         moved = {cid: m for cid, m in moved.items() if cid not in failed and (m[0] or m[1])}
         return moved, failed
 
@@ -265,6 +308,8 @@ class Follower:
                    for code, cids in by_code.items() for cid in cids]
         if actions:
             helpers.bulk(self.es, actions)
+        if not actions or not WebhookStore(self.es, self.indices).subscribed((ENTERED, LEFT)):
+            return  # one read per batch rather than one per segment that moved
         for code in sorted(set(batch.entered) | set(batch.left)):
             entered, left = batch.entered.get(code, []), batch.left.get(code, [])
             queue_deliveries(self.svc, code, {"reason": REASON, "entered": len(entered),
@@ -309,19 +354,46 @@ class Follower:
             statuses = {d["_id"]: d["_source"].get("status") for d in docs if d.get("found")}
         return sum(self.pending.undefer(code) for code in codes if statuses.get(code) != "forming")
 
-    def _count(self, segments: Mapping[str, tuple[dict, str]]) -> None:
-        """Correct every segment's stored customers_count (one search for all of them)."""
-        if not segments:
+    # -- customers_count -----------------------------------------------------------------
+    def _to_count(self, batch: Batch) -> None:
+        """Note the segments whose count this batch may have changed."""
+        if batch.deleted:  # their segments are unknown now: count them all
+            self._uncounted = None
+        elif self._uncounted is not None:
+            self._uncounted |= set(batch.entered) | set(batch.left)
+
+    def _count_due(self) -> bool:
+        """At most one count a second: under a steady feed, one per batch is too many."""
+        return time.monotonic() - self._counted_at >= COUNT_SECONDS
+
+    def flush_counts(self, segments: Mapping[str, tuple[dict, str]] | None = None) -> None:
+        """Refresh and correct the counts still owed (all of them every FULL_COUNT_SECONDS)."""
+        if self._uncounted == set():
             return
         self.es.indices.refresh(index=self.indices.customers)
+        self._count(segments if segments is not None else self._segments())
+
+    def _count(self, segments: Mapping[str, tuple[dict, str]]) -> None:
+        """Correct the stored customers_count of the segments owed a count (one search).
+
+        The caller has refreshed the customers index after the writes to be counted."""
+        now = time.monotonic()
+        if now - self._full_count_at >= FULL_COUNT_SECONDS:
+            self._uncounted = None  # heals a count two followers wrote in the wrong order
+        codes = sorted(segments if self._uncounted is None else self._uncounted & set(segments))
+        if self._uncounted is None:
+            self._full_count_at = now
+        self._uncounted, self._counted_at = set(), now
+        if not codes:
+            return
         res = self.es.search(index=self.indices.customers, size=0, track_total_hits=False, aggs={
-            "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in segments}}}})
+            "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in codes}}}})
         for code, bucket in res["aggregations"]["n"]["buckets"].items():
             if segments[code][0].get("customers_count") != bucket["doc_count"]:
                 try:
                     self.store.set_state(code, customers_count=bucket["doc_count"])
                 except (NotFound, Conflict):
-                    pass  # deleted meanwhile, or busy: the next batch counts again
+                    pass  # deleted meanwhile, or busy: the next count corrects it
 
 
 def version_of(segment: Mapping[str, Any]) -> str:
