@@ -3,22 +3,36 @@
 One batch (``Follower.process``):
 
 1. lease up to REALTIME_BATCH_SIZE marked customers (changes.PendingChanges);
-2. refresh the customers index, so every write that marked them is visible;
+2. read the segments (refresh of the small segments index, one search), then refresh the
+   customers index, so every write that marked them is visible;
 3. one search: an ``ids`` filter plus, per live segment (active, dynamic, inside its
    ``starts_at``/``expires_at`` window; its compiled rule carries its store), the compiled
    query as a named optional ``should`` clause. ``matched_queries`` of each hit says which
-   segments the customer belongs in now;
+   segments the customer belongs in now; its ``_seq_no``/``_primary_term`` say which
+   version of the document that verdict was reached on;
 4. write only the difference, per customer in one optimistic-concurrency patch
    (Feed.patch_customers) that adds/removes exactly the codes decided and recomputes the
-   user groups by the seeds' rules (membership.user_groups_of); what really changed on
-   the fresh document is what gets recorded: history (``reason: "change"``) and webhooks
-   (``segment.entered`` / ``segment.left``, no ``segment.formed``: this is no formation);
-5. re-mark whoever must be looked at again (below), count every segment and correct the
-   stored ``customers_count`` where it differs (deleted customers included), then drop
-   the batch's ids from the pending set unless they were marked again meanwhile.
+   user groups by the seeds' rules (membership.user_groups_of). The first attempt is
+   conditional on the very version the search evaluated (no read of its own); a customer
+   written since is read again and patched on the fresh document (its writer marked it,
+   so it is evaluated again anyway). What really changed on the written document is what
+   gets recorded: history (``reason: "change"``) and webhooks (``segment.entered`` /
+   ``segment.left``, no ``segment.formed``: this is no formation);
+5. re-mark whoever must be looked at again (below), then drop the batch's ids from the
+   pending set unless they were marked again meanwhile.
+
+``customers_count`` of the segments a batch moved customers in or out of (every segment
+when a customer was deleted) is corrected at most once a second: at the start of a later
+batch, right after its refresh (which shows the earlier batches' writes), or, when
+nothing else waits, at the end of the batch itself before its ids leave the pending set
+(so an empty pending set means right counts), or by the idle loop. A new follower counts
+every segment once (one that was killed may have left counts behind), and every segment
+is counted again every FULL_COUNT_SECONDS.
 
 Static, inactive and out-of-window segments are never evaluated and their codes never
-written. A batch that raises is released (its ids stay pending) and retried.
+written. A batch that raises is released (its ids stay pending) and retried. Compiled
+rules are kept per (segment, document version, day); custom fields are read only to
+compile a new one.
 
 Why a formation and the follower never fight (after both settle, membership equals the
 rule evaluated on the final data):
@@ -34,10 +48,11 @@ rule evaluated on the final data):
   start) landing after the formation's last diff. Every formation writes the segment's
   document when it starts (status ``forming``) and when it ends (``formed``, a new
   ``last_formed_at``), and every edit writes it too (``version_of`` compares everything
-  but ``customers_count``, which followers write themselves). So after its writes the follower re-reads the segments it
-  evaluated. One that is ``forming`` now: the batch's customers are deferred to that
-  formation's end (``PendingChanges.defer``); the follower marks them again once the
-  segment is no longer ``forming`` (checked every batch and every second), so they are
+  but ``customers_count``, which followers write themselves). So after its writes the
+  follower re-reads the segments it evaluated. One that is ``forming`` now: the batch's
+  customers are deferred to that formation's end (``PendingChanges.defer``); the
+  follower marks them again once the segment is no longer ``forming`` (checked every
+  batch and every second), so they are
   evaluated once more with the final rule and data -- once, not in a loop while a long
   formation runs. One whose version changed but is not forming (edited, or formed from
   start to end during the batch): the batch is marked again at once. A later formation
@@ -49,7 +64,8 @@ rule evaluated on the final data):
 
 Failure notes: history and webhooks of a batch that crashes after its membership write
 are not replayed (at most once, like a formation's); the membership itself is exact.
-Two followers counting at once may leave a count one batch stale until the next batch.
+Two followers counting at once may leave a count stale until that segment's next count
+(at the latest the next full count).
 """
 from __future__ import annotations
 
@@ -128,26 +144,33 @@ class Follower:
         self._counted_at = float("-inf")  # monotonic time of the last count
         self._full_count_at = time.monotonic()
         self._compiled: dict[tuple[str, str, date], dict] = {}  # (code, version, today) -> query
+        self._busy = False  # the last next_batch() found work at once
+        self._checked = float("-inf")  # monotonic time of the last idle-time check
 
     # -- the loop ------------------------------------------------------------------------
     def next_batch(self, stopping: Callable[[], bool] = lambda: False) -> Taken:
-        """Wait for work, let a batch fill for up to `linger`, then lease it."""
-        first_seen, checked = None, 0.0
+        """Wait for work, let a batch fill for up to `linger`, then lease it.
+
+        Changes that came in while the previous batch ran have waited long enough: they
+        are taken at once. Only a follower that found nothing to do lingers."""
+        first_seen = None
         while not stopping():
-            if time.monotonic() - checked >= UNDEFER_SECONDS:  # also while no change comes in
-                checked = time.monotonic()
-                self.undefer_finished()
-                if self._uncounted != set() and self._count_due():
-                    self.flush_counts()
             waiting = self.pending.size()
             if waiting and first_seen is None:
-                first_seen = time.monotonic()
+                first_seen = float("-inf") if self._busy else time.monotonic()
             if waiting >= self.batch_size or (
                     first_seen is not None and time.monotonic() - first_seen >= self.linger):
                 taken = self.pending.take(self.batch_size, self.lease)
                 if taken:
+                    self._busy = True
                     return taken
                 first_seen = None  # all leased by other followers
+            self._busy = False
+            if time.monotonic() - self._checked >= UNDEFER_SECONDS:  # also while no change comes in
+                self._checked = time.monotonic()
+                self.undefer_finished()
+                if not waiting and self._uncounted != set() and self._count_due():
+                    self.flush_counts()  # the last batches' counts, once the feed pauses
             time.sleep(POLL_SECONDS)
         return []
 
