@@ -1,13 +1,17 @@
 """Order writes: exact whatever the timing, convergent after a crash.
 
 The owner registry (feed.owners) is the truth of where each order lives; customer
-documents follow it. Per batch of orders, each step one request:
+documents follow it. Per batch of orders, each step one request (four in all when no
+race is lost and no order moves; a move adds the write that clears its stale list):
 
-  1. claim    read the orders' entries in real time, plan the new ones (new owner, the
-              order as stored, every earlier holder listed as stale) and write them
-              conditionally; an entry that changed meanwhile is re-read and re-planned.
+  1. claim    read the orders' entries and their owners' documents in real time (one
+              mget), plan the new entries (new owner, the order as stored, every earlier
+              holder listed as stale) and write them conditionally; an entry that changed
+              meanwhile is re-read and re-planned.
   2. converge write every customer concerned in one bulk, each under its own optimistic
-              concurrency: the owner holds the order, the stale holders don't.
+              concurrency: the owner holds the order, the stale holders don't. The
+              owners' documents read in step 1 are the first attempt's (a customer
+              written since loses the race, is read again and retried).
   3. confirm  re-read the entries. One that changed meanwhile (a concurrent write of the
               same order) is converged again to its new state, so a copy written late is
               taken back; an unchanged one gets its stale list cleared (conditionally).
