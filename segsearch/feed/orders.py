@@ -2,7 +2,9 @@
 
 The owner registry (feed.owners) is the truth of where each order lives; customer
 documents follow it. Per batch of orders, each step one request (four in all when no
-race is lost and no order moves; a move adds the write that clears its stale list):
+race is lost and no order moves; a move adds the write that clears its stale list, items
+one read of their products, and order ids the registry has never seen the search for
+copies written before it existed):
 
   1. claim    read the orders' entries and their owners' documents in real time (one
               mget), plan the new entries (new owner, the order as stored, every earlier
