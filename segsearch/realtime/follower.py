@@ -180,6 +180,7 @@ class Follower:
             return self.process(taken)
         except BaseException:
             self.pending.release(taken)
+            self._uncounted = None  # it may have written memberships it did not count
             raise
 
     def drain(self, max_batches: int = 1000) -> list[Batch]:
@@ -401,22 +402,20 @@ class Follower:
 
         The caller has refreshed the customers index after the writes to be counted."""
         now = time.monotonic()
-        if now - self._full_count_at >= FULL_COUNT_SECONDS:
-            self._uncounted = None  # heals a count two followers wrote in the wrong order
-        codes = sorted(segments if self._uncounted is None else self._uncounted & set(segments))
-        if self._uncounted is None:
+        full = self._uncounted is None or now - self._full_count_at >= FULL_COUNT_SECONDS
+        codes = sorted(segments if full else (self._uncounted or set()) & set(segments))
+        if codes:
+            res = self.es.search(index=self.indices.customers, size=0, track_total_hits=False, aggs={
+                "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in codes}}}})
+            for code, bucket in res["aggregations"]["n"]["buckets"].items():
+                if segments[code][0].get("customers_count") != bucket["doc_count"]:
+                    try:
+                        self.store.set_state(code, customers_count=bucket["doc_count"])
+                    except (NotFound, Conflict):
+                        pass  # deleted meanwhile, or busy: the next count corrects it
+        if full:  # also heals a count that two followers wrote in the wrong order
             self._full_count_at = now
-        self._uncounted, self._counted_at = set(), now
-        if not codes:
-            return
-        res = self.es.search(index=self.indices.customers, size=0, track_total_hits=False, aggs={
-            "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in codes}}}})
-        for code, bucket in res["aggregations"]["n"]["buckets"].items():
-            if segments[code][0].get("customers_count") != bucket["doc_count"]:
-                try:
-                    self.store.set_state(code, customers_count=bucket["doc_count"])
-                except (NotFound, Conflict):
-                    pass  # deleted meanwhile, or busy: the next count corrects it
+        self._uncounted, self._counted_at = set(), now  # only once every count is written
 
 
 def version_of(segment: Mapping[str, Any]) -> str:
