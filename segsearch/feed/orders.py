@@ -2,9 +2,8 @@
 
 The owner registry (feed.owners) is the truth of where each order lives; customer
 documents follow it. Per batch of orders, each step one request (four in all when no
-race is lost and no order moves; a move adds the write that clears its stale list, items
-one read of their products, and order ids the registry has never seen the search for
-copies written before it existed):
+race is lost; items add one read of their products, and order ids the registry has never
+seen the search for copies written before it existed):
 
   1. claim    read the orders' entries and their owners' documents in real time (one
               mget), plan the new entries (new owner, the order as stored, every earlier
@@ -14,9 +13,11 @@ copies written before it existed):
               concurrency: the owner holds the order, the stale holders don't. The
               owners' documents read in step 1 are the first attempt's (a customer
               written since loses the race, is read again and retried).
-  3. confirm  re-read the entries. One that changed meanwhile (a concurrent write of the
-              same order) is converged again to its new state, so a copy written late is
-              taken back; an unchanged one gets its stale list cleared (conditionally).
+  3. confirm  one conditional request per entry, all in one bulk: an unchanged entry gets
+              its stale list cleared (or, with none, an empty no-op update that only
+              checks its version). One that changed meanwhile (a concurrent write of the
+              same order) answers 409, is re-read and converged again to its new state,
+              so a copy written late is taken back.
 
 A process killed after 1 leaves entries whose stale lists still name the old owners: the
 next write of the same order (a client retrying a request that got no answer) finishes
@@ -147,15 +148,13 @@ class OrderWriter:
         not_landed = self._converge(claimed, refresh, read=read, closures=closures)
         state = {oid: e for oid, e in claimed.items() if oid not in not_landed}
         for _ in range(MAX_ROUNDS):
-            fresh = self.registry.read(state)
+            changed = self.registry.confirm(state.values())  # and clears the stale lists
+            if not changed:
+                break
             # Written after ours: converge to it too, over the customers we wrote as well
             # (its writer may have found nothing to remove there before our copy landed).
-            moved = {oid: e.also_stale(state[oid].holders()) for oid, e in fresh.items()
-                     if e.version != state[oid].version}
-            self.registry.write(e.without_stale() for oid, e in state.items()
-                                if oid not in moved and e.stale)
-            if not moved:
-                break
+            fresh = self.registry.read(changed)
+            moved = {oid: e.also_stale(state[oid].holders()) for oid, e in fresh.items()}
             trouble = self._converge(moved, refresh)
             state = {oid: e for oid, e in moved.items() if oid not in trouble}
         return not_landed
