@@ -1,16 +1,23 @@
 """Order writes: exact whatever the timing, convergent after a crash.
 
 The owner registry (feed.owners) is the truth of where each order lives; customer
-documents follow it. Per batch of orders, each step one request:
+documents follow it. Per batch of orders, each step one request (four in all when no
+race is lost; items add one read of their products, and order ids the registry has never
+seen the search for copies written before it existed):
 
-  1. claim    read the orders' entries in real time, plan the new ones (new owner, the
-              order as stored, every earlier holder listed as stale) and write them
-              conditionally; an entry that changed meanwhile is re-read and re-planned.
+  1. claim    read the orders' entries and their owners' documents in real time (one
+              mget), plan the new entries (new owner, the order as stored, every earlier
+              holder listed as stale) and write them conditionally; an entry that changed
+              meanwhile is re-read and re-planned.
   2. converge write every customer concerned in one bulk, each under its own optimistic
-              concurrency: the owner holds the order, the stale holders don't.
-  3. confirm  re-read the entries. One that changed meanwhile (a concurrent write of the
-              same order) is converged again to its new state, so a copy written late is
-              taken back; an unchanged one gets its stale list cleared (conditionally).
+              concurrency: the owner holds the order, the stale holders don't. The
+              owners' documents read in step 1 are the first attempt's (a customer
+              written since loses the race, is read again and retried).
+  3. confirm  one conditional request per entry, all in one bulk: an unchanged entry gets
+              its stale list cleared (or, with none, an empty no-op update that only
+              checks its version). One that changed meanwhile (a concurrent write of the
+              same order) answers 409, is re-read and converged again to its new state,
+              so a copy written late is taken back.
 
 A process killed after 1 leaves entries whose stale lists still name the old owners: the
 next write of the same order (a client retrying a request that got no answer) finishes
@@ -29,7 +36,7 @@ from elasticsearch import Elasticsearch
 
 from segsearch.feed import derive
 from segsearch.feed.failures import MISSING, UNKNOWN_CUSTOMER, Failure, retryable
-from segsearch.feed.owners import Entry, OwnerRegistry
+from segsearch.feed.owners import Entry, OwnerRegistry, registry_entry
 
 if TYPE_CHECKING:
     from segsearch.feed.service import Feed, Mutation
@@ -49,15 +56,17 @@ class OrderWriter:
     def write(self, orders: list[dict], refresh: str | None) -> tuple[set[str], dict[str, Failure]]:
         """Validated orders (a later duplicate id wins) -> (ids created, {id: failure})."""
         latest = {o["id"]: o for o in orders}
-        closures = self.feed.catalog.closures({i["product_id"] for o in latest.values()
-                                               for i in o["items"]})
+        products = {i["product_id"] for o in latest.values() for i in o["items"]}
+        found = self.feed.catalog.closures(products)
+        closures = {p: found.get(p, []) for p in products}  # unknown products: no groups
         wanted = {oid: (o["customer_id"], derive.order_document(o, closures))
                   for oid, o in latest.items()}
         ids = list(wanted)
         created: set[str] = set()
         failed: dict[str, Failure] = {}
         for start in range(0, len(ids), BATCH):
-            new, bad = self._batch({oid: wanted[oid] for oid in ids[start:start + BATCH]}, refresh)
+            new, bad = self._batch({oid: wanted[oid] for oid in ids[start:start + BATCH]}, refresh,
+                                   closures)
             created |= new
             failed.update(bad)
         return created, failed
@@ -71,37 +80,45 @@ class OrderWriter:
         self._settle(released, refresh)  # copies a half-done move left elsewhere go too
 
     # -- one batch ---------------------------------------------------------------------
-    def _batch(self, wanted: dict[str, tuple[str, dict]],
-               refresh: str | None) -> tuple[set[str], dict[str, Failure]]:
-        failed = self._unknown_customers(wanted)
-        before, claimed, lost = self._claim({k: v for k, v in wanted.items() if k not in failed})
+    def _batch(self, wanted: dict[str, tuple[str, dict]], refresh: str | None,
+               closures: Mapping[str, list[str]]) -> tuple[set[str], dict[str, Failure]]:
+        owners, entries = self._read({cid for cid, _ in wanted.values()}, wanted)
+        failed = {oid: UNKNOWN_CUSTOMER for oid, (cid, _) in wanted.items() if not owners[cid].get("found")}
+        before, claimed, lost = self._claim({k: v for k, v in wanted.items() if k not in failed}, entries)
         failed.update(lost)
-        not_landed = self._settle(claimed, refresh)
+        not_landed = self._settle(claimed, refresh, read=owners, closures=closures)
         if not_landed:
             self._undo({oid: before[oid] for oid in not_landed}, claimed, refresh)
             failed.update(not_landed)
         created = {oid for oid in claimed if oid not in failed and before[oid].customer_id is None}
         return created, failed
 
-    def _unknown_customers(self, wanted: Mapping[str, tuple[str, dict]]) -> dict[str, Failure]:
-        owners = list({cid for cid, _ in wanted.values()})
-        if not owners:
-            return {}
-        docs = self.feed.es.mget(index=self.feed.indices.customers, ids=owners, source=False)["docs"]
-        missing = {d["_id"] for d in docs if not d.get("found")}
-        return {oid: UNKNOWN_CUSTOMER for oid, (cid, _) in wanted.items() if cid in missing}
+    def _read(self, customer_ids: Iterable[str], order_ids: Iterable[str]
+              ) -> tuple[dict[str, dict], dict[str, Entry]]:
+        """The owners' documents and the orders' registry entries, in one real-time mget.
 
-    def _claim(self, wanted: Mapping[str, tuple[str, dict]]
+        The documents serve to tell unknown customers and as the converge's first read
+        (its writes are conditional on their versions, so one changed since is re-read)."""
+        cids, oids = list(customer_ids), list(order_ids)
+        docs = self.feed.es.mget(docs=[{"_index": self.feed.indices.customers, "_id": cid} for cid in cids]
+                                 + [{"_index": self.registry.index, "_id": oid} for oid in oids],
+                                 realtime=True)["docs"]
+        owners = {d["_id"]: d for d in docs[:len(cids)]}  # in request order (indices are aliases)
+        return owners, {d["_id"]: registry_entry(d) for d in docs[len(cids):]}
+
+    def _claim(self, wanted: Mapping[str, tuple[str, dict]], read: Mapping[str, Entry] | None = None
                ) -> tuple[dict[str, Entry], dict[str, Entry], dict[str, Failure]]:
-        """Write the new entries; (entries as they were, entries written, failures)."""
+        """Write the new entries; (entries as they were, entries written, failures).
+
+        `read`: the entries as just read, for the first plan (else they are read here)."""
         pending = dict(wanted)
         before: dict[str, Entry] = {}
         claimed: dict[str, Entry] = {}
         failed: dict[str, Failure] = {}
-        for _ in range(self.feed.occ_retries):
+        for attempt in range(self.feed.occ_retries):
             if not pending:
                 break
-            current = self._current(pending)
+            current = self._current(pending, None if attempt else read)
             plans = [current[oid].handed_to(cid, doc) for oid, (cid, doc) in pending.items()]
             written, lost = self.registry.write(plans)
             for oid, entry in written.items():
@@ -112,37 +129,43 @@ class OrderWriter:
         failed.update({oid: LOST_RACE for oid in pending})
         return before, claimed, failed
 
-    def _current(self, order_ids: Iterable[str]) -> dict[str, Entry]:
-        """Registry entries; orders written before the registry existed are found by search."""
-        current = self.registry.read(order_ids)
+    def _current(self, order_ids: Iterable[str], read: Mapping[str, Entry] | None = None) -> dict[str, Entry]:
+        """Registry entries (`read`: as just read); orders written before the registry
+        existed are found by search."""
+        current = {oid: read[oid] for oid in order_ids} if read is not None else self.registry.read(order_ids)
         legacy = [oid for oid, e in current.items() if e.version is None and e.customer_id is None]
         if legacy:
             current.update(_legacy_entries(self.feed.es, self.feed.indices.customers, legacy))
         return current
 
     # -- converge and confirm ----------------------------------------------------------
-    def _settle(self, claimed: dict[str, Entry], refresh: str | None) -> dict[str, Failure]:
-        """Converge the customers to our entries and confirm; the orders that did not land."""
-        not_landed = self._converge(claimed, refresh)
+    def _settle(self, claimed: dict[str, Entry], refresh: str | None, *,
+                read: Mapping[str, dict] | None = None,
+                closures: Mapping[str, list[str]] | None = None) -> dict[str, Failure]:
+        """Converge the customers to our entries and confirm; the orders that did not land.
+
+        `read` / `closures`: customer documents and product closures already read."""
+        not_landed = self._converge(claimed, refresh, read=read, closures=closures)
         state = {oid: e for oid, e in claimed.items() if oid not in not_landed}
         for _ in range(MAX_ROUNDS):
-            fresh = self.registry.read(state)
+            changed = self.registry.confirm(state.values())  # and clears the stale lists
+            if not changed:
+                break
             # Written after ours: converge to it too, over the customers we wrote as well
             # (its writer may have found nothing to remove there before our copy landed).
-            moved = {oid: e.also_stale(state[oid].holders()) for oid, e in fresh.items()
-                     if e.version != state[oid].version}
-            self.registry.write(e.without_stale() for oid, e in state.items()
-                                if oid not in moved and e.stale)
-            if not moved:
-                break
+            fresh = self.registry.read(changed)
+            moved = {oid: e.also_stale(state[oid].holders()) for oid, e in fresh.items()}
             trouble = self._converge(moved, refresh)
             state = {oid: e for oid, e in moved.items() if oid not in trouble}
         return not_landed
 
-    def _converge(self, state: Mapping[str, Entry], refresh: str | None) -> dict[str, Failure]:
+    def _converge(self, state: Mapping[str, Entry], refresh: str | None, *,
+                  read: Mapping[str, dict] | None = None,
+                  closures: Mapping[str, list[str]] | None = None) -> dict[str, Failure]:
         """Make every customer concerned hold exactly what these entries say, in one bulk.
 
         Returns {order id: failure} for orders whose owner (or a stale holder) failed.
+        `read` / `closures`: customer documents and product closures already read.
         """
         by_customer: dict[str, list[str]] = {}
         for oid, entry in state.items():
@@ -150,11 +173,13 @@ class OrderWriter:
                 by_customer.setdefault(cid, []).append(oid)
         if not by_customer:
             return {}
-        closures = self.feed.catalog.closures({p for e in state.values() if e.order
-                                               for p in e.order.get("product_ids", [])})
+        closures = dict(closures or {})
+        products = {p for e in state.values() if e.order for p in e.order.get("product_ids", [])}
+        if products - closures.keys():  # the catalogue as it is now (products of other writers)
+            closures.update(self.feed.catalog.closures(products - closures.keys()))
         mutations = {cid: _holding(cid, [state[oid] for oid in oids], closures)
                      for cid, oids in by_customer.items()}
-        failed = self.feed.update_customers(mutations, refresh, create=False)
+        failed = self.feed.update_customers(mutations, refresh, create=False, read=read)
         out: dict[str, Failure] = {}
         for cid, failure in failed.items():
             oids = by_customer[cid]

@@ -65,7 +65,7 @@ class OwnerRegistry:
         if not ids:
             return {}
         docs = self.es.mget(index=self.index, ids=ids, realtime=True)["docs"]
-        return {d["_id"]: _entry(d) for d in docs}
+        return {d["_id"]: registry_entry(d) for d in docs}
 
     def write(self, entries: Iterable[Entry]) -> tuple[dict[str, Entry], dict[str, Failure]]:
         """Conditional writes (if unchanged since read, or create if new), in one request.
@@ -96,8 +96,36 @@ class OwnerRegistry:
                 failed[e.order_id] = failures.from_bulk_item(info)
         return written, failed
 
+    def confirm(self, entries: Iterable[Entry]) -> set[str]:
+        """Check that each entry is still the version written, in one request; clear the
+        stale lists of those that have one. Returns the order ids whose entry changed since
+        (or could not be checked): read those again.
 
-def _entry(doc: Mapping[str, Any]) -> Entry:
+        Entries without stale holders are checked by an empty partial update under the
+        same condition (a no-op, answered 200 "noop" or 409), so the check and the
+        clearing of stale lists are one request, and a clear that loses a race is seen."""
+        entries = list(entries)
+        operations: list[dict] = []
+        changed = {e.order_id for e in entries if e.version is None}
+        for e in entries:
+            if e.version is None:
+                continue
+            meta = {"_index": self.index, "_id": e.order_id,
+                    "if_primary_term": e.version[0], "if_seq_no": e.version[1]}
+            if e.stale:
+                operations += [{"index": meta}, e.without_stale().source()]
+            else:
+                operations += [{"update": meta}, {"doc": {}}]
+        if operations:
+            for item in self.es.bulk(operations=operations)["items"]:
+                info = next(iter(item.values()))
+                if info.get("status", 500) >= 300:
+                    changed.add(info["_id"])
+        return changed
+
+
+def registry_entry(doc: Mapping[str, Any]) -> Entry:
+    """The entry of an mget doc of the registry (an empty, unstored one when not found)."""
     if not doc.get("found"):
         return Entry(doc["_id"], None)
     src = doc["_source"]

@@ -177,13 +177,14 @@ class Feed:
 
     # -- the one write loop ------------------------------------------------------------
     def update_customers(self, mutations: Mapping[str, Mutation], refresh: str | None,
-                         create: bool = True) -> dict[str, Failure]:
+                         create: bool = True, read: Mapping[str, dict] | None = None) -> dict[str, Failure]:
         """Apply each mutation to its whole customer document under optimistic concurrency.
 
         A mutation gets the current source (None when absent) and returns the new one (or
         None: nothing to write). Returns {id: Failure} for the ones that did not land
         (failures.MISSING when absent and create is False); a Failure is the reason string
-        with its HTTP status.
+        with its HTTP status. `read`: documents the caller has just read (mget docs, whole
+        source), used for the first attempt instead of reading them again.
         """
         def action(d: dict, mutate: Mutation) -> tuple[dict, dict] | None:
             found = d.get("found", False)
@@ -196,31 +197,36 @@ class Feed:
                 meta.update(if_seq_no=d["_seq_no"], if_primary_term=d["_primary_term"])
                 return {"index": meta}, new
             return {"create": meta}, new
-        return self._write_with_retries(mutations, action, refresh, create=create, report=True)
+        return self._write_with_retries(mutations, action, refresh, create=create, report=True, read=read)
 
     def patch_customers(self, mutations: Mapping[str, Mutation], fields: list[str],
-                        refresh: str | None = None) -> dict[str, Failure]:
+                        refresh: str | None = None, read: Mapping[str, dict] | None = None
+                        ) -> dict[str, Failure]:
         """Like update_customers, for writers that own a few fields (membership, user groups).
 
         Reads only `fields` and sends a partial `doc` update under the same optimistic
         concurrency (if_seq_no): Elasticsearch merges it without any script, and the
-        customer's orders never travel through Python.
+        customer's orders never travel through Python. `read`: as in update_customers, with
+        at least `fields` in each source (e.g. search hits with their seq_no/primary_term).
         """
         def action(d: dict, mutate: Mutation) -> tuple[dict, dict]:
             change = mutate(d.get("_source", {}))
             meta = {"_index": self.indices.customers, "_id": d["_id"],
                     "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"]}
             return {"update": meta}, {"doc": {**(change or {}), "updated_at": now_iso()}}
-        return self._write_with_retries(mutations, action, refresh, create=False, fields=fields)
+        return self._write_with_retries(mutations, action, refresh, create=False, fields=fields, read=read)
 
     def _write_with_retries(self, mutations: Mapping[str, Mutation],
                             action: Callable[[dict, Mutation], tuple[dict, dict] | None],
                             refresh: str | None, *, create: bool, fields: list[str] | None = None,
-                            report: bool = False) -> dict[str, Failure]:
+                            report: bool = False, read: Mapping[str, dict] | None = None
+                            ) -> dict[str, Failure]:
         """The one optimistic-concurrency loop: read, mutate, write conditionally, and
         re-read and re-mutate whatever lost a race, a bounded number of times.
 
-        `report`: tell `self.changes` (feed writes do; membership writes do not)."""
+        `report`: tell `self.changes` (feed writes do; membership writes do not). `read`:
+        documents already read, for the first attempt (the write is conditional on their
+        version, so a document changed since is simply read again and retried)."""
         pending, failed = dict(mutations), {}
         last: dict[str, Failure] = {}
         if report and pending:
@@ -231,7 +237,10 @@ class Feed:
                 break
             if attempt:  # jittered back-off: writers racing for one customer spread out
                 time.sleep(random.uniform(0, 0.002 * attempt))
-            docs = self.es.mget(index=self.indices.customers, ids=list(pending), **source)["docs"]
+            first = (read or {}) if not attempt else {}
+            unread = [k for k in pending if k not in first]
+            docs = [first[k] for k in pending if k in first] + (
+                self.es.mget(index=self.indices.customers, ids=unread, **source)["docs"] if unread else [])
             actions, unchanged = [], set()
             for d in docs:
                 if not d.get("found") and not create:
@@ -271,6 +280,8 @@ class Feed:
                 info = next(iter(item.values()))
                 if info.get("status", 500) < 300:
                     done.add(info["_id"])
+                elif (info.get("error") or {}).get("type") == "document_missing_exception":
+                    failed[info["_id"]] = MISSING  # a partial update of a customer erased since read
                 else:
                     failed[info["_id"]] = failures.from_bulk_item(info)
         return done, failed

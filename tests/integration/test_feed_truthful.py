@@ -94,12 +94,17 @@ class RacingClient:
     def __getattr__(self, name):
         return getattr(self._es, name)
 
-    def mget(self, *, index, ids, **kwargs):
-        res = self._es.mget(index=index, ids=ids, **kwargs)
-        if index == self._index:
-            for doc in self._es.mget(index=index, ids=ids)["docs"]:
+    def mget(self, *, index=None, ids=None, docs=None, **kwargs):
+        if docs is not None:  # one read over several indices (the order writer's)
+            res = self._es.mget(docs=docs, **kwargs)
+            ids = [d["_id"] for d in docs if d["_index"] == self._index]
+        else:
+            res = self._es.mget(index=index, ids=ids, **kwargs)
+            ids = ids if index == self._index else []
+        if ids:
+            for doc in self._es.mget(index=self._index, ids=ids)["docs"]:
                 if doc.get("found"):
-                    self._es.index(index=index, id=doc["_id"], document=doc["_source"])
+                    self._es.index(index=self._index, id=doc["_id"], document=doc["_source"])
         return res
 
 

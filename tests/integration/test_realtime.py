@@ -160,8 +160,8 @@ def test_a_change_during_the_batch_is_evaluated_again(rt):
     # c4 changes again while its batch runs (after the batch's refresh and search)
     real_write = follower._write
 
-    def write_then_change(plans, granted):
-        out = real_write(plans, granted)
+    def write_then_change(plans, granted, *args, **kwargs):
+        out = real_write(plans, granted, *args, **kwargs)
         api.put("/api/v1/customers/c4", json={"city": "Kazan", "store": "online"})
         return out
     follower._write = write_then_change
