@@ -125,8 +125,9 @@ def steady(api: Http, es: Http, index: str, ids: list[str], rate: int, seconds: 
     previewer = threading.Thread(target=preview_loop, daemon=True)
     previewer.start()
     # The feed arrives as a shop's sync sends it: every TICK seconds one _bulk of
-    # rate*TICK orders (a single PUT per order costs ~7 node round trips, so on two cores
-    # the API's PUT ceiling is below 200/s; see bench/RESULTS.md). Senders in a pool keep
+    # rate*TICK orders (a single PUT per order costs several node round trips, about 4 per
+    # order bulk, so on two cores the API's PUT ceiling is below 200/s; see the README's
+    # real-time section). Senders in a pool keep
     # the schedule whatever one request takes; customers are taken in a shuffled rotation
     # (>= 5 s apart), so two writes to one customer never overlap.
     order = list(ids)
