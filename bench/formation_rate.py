@@ -6,8 +6,10 @@
 For each rule of bench/rules.py named: creates the segment `rate-<rule>`, times it from
 the POST to `status: formed` (the job's own result gives the forked job's peak RSS),
 deletes it and times the delete formation (until no customer carries the code, read
-from Elasticsearch), `--runs` times; prints one line per run and the medians. The token comes from var/<instance>/dev-token unless
-SEGSEARCH_TOKEN is set. Not part of `make test`: speed is measured here, never asserted.
+from Elasticsearch), `--runs` times; prints one line per run and the medians. Besides
+the bench's rules, `everyone` (every customer with a city) and `one-in-ten` (10%) show
+the job's memory against the segment's size. The token comes from
+var/<instance>/dev-token unless SEGSEARCH_TOKEN is set. Not part of `make test`: speed is measured here, never asserted.
 """
 from __future__ import annotations
 
@@ -25,7 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.rules import EXTRA, SUITE  # noqa: E402
 from segsearch.segments.jobs import job_id  # noqa: E402
 
-ALL = {**SUITE, **EXTRA}
+ALL = {**SUITE, **EXTRA,
+       "everyone": {"match": "all", "groups": [{"block": "customer", "conditions": [
+           {"field": "city", "op": "in", "exclude": ["-"]}]}]},
+       "one-in-ten": {"match": "all", "groups": [{"block": "customer", "conditions": [
+           {"field": "age", "op": "between", "from": 30, "to": 34}]}]}}
 
 
 class Api:
