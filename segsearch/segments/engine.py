@@ -25,7 +25,7 @@ from segsearch.extensions import Services
 from segsearch.rules.compiler import compile_rule
 from segsearch.rules.fields import catalogue
 from segsearch.segments import failure
-from segsearch.segments.jobs import work_log
+from segsearch.segments.jobs import request_formation, work_log
 from segsearch.segments.members import members_query
 from segsearch.segments.membership import MembershipWriter
 from segsearch.segments.store import SegmentStore
@@ -250,6 +250,7 @@ class _Told:
     def __init__(self, svc: Services, code: str, reason: str):
         self.svc, self.code, self.reason = svc, code, reason
         self.webhooks = _webhooks(svc, code, reason)
+        self.dependants = _Dependants(svc, code)
 
     def record(self, entered: list[str], left: list[str]) -> None:
         """History first (a crash after the write loses little), then webhooks, then the
@@ -265,16 +266,58 @@ class _Told:
                 self.webhooks.add(entered, left, at)
             except Exception:  # noqa: BLE001 - like after_formation: never fail the formation
                 log.exception("webhooks of segment %r were not queued", self.code)
-        from segsearch.realtime.propagation import propagate
-        propagate(self.svc, self.code, entered + left)
+        self.dependants.moved(entered + left)
 
     def finish(self, segment: dict, result: dict) -> None:
         """The summary webhook, the rest of the batches and the creator's notification."""
+        self.dependants.finish()
         try:
             from segsearch.notify.dispatch import after_formation
         except ImportError:
             return
         after_formation(self.svc, segment, result, webhooks=self.webhooks)
+
+
+class _Dependants:
+    """Conditions on other segments (segsearch/realtime/propagation.py): the customers of
+    each written chunk are marked for re-evaluation when an active dynamic segment's rule
+    names this one. Which segments do is read again at most every RECHECK_SECONDS (a
+    refresh and a scan per chunk cost more than the chunk's own history under load), and
+    once more, exactly, at the end (after the formation's last refresh): a segment that
+    began naming this one after a chunk was passed over is re-formed whole, so no move
+    goes unseen."""
+
+    RECHECK_SECONDS = 5.0
+
+    def __init__(self, svc: Services, code: str):
+        self.svc, self.code = svc, code
+        self.enabled = bool(svc.config.get("REALTIME", True))
+        self.named: bool | None = None
+        self.checked = 0.0
+        self.passed_over = False
+
+    def moved(self, customer_ids: list[str]) -> None:
+        if not customer_ids or not self.enabled:
+            return
+        if self.named is None or time.monotonic() - self.checked >= self.RECHECK_SECONDS:
+            self.named, self.checked = bool(self._naming()), time.monotonic()
+        if self.named:
+            from segsearch.realtime.changes import PendingChanges
+            PendingChanges(self.svc.redis, self.svc.indices.prefix).mark(customer_ids)
+        else:
+            self.passed_over = True
+
+    def finish(self) -> None:
+        if self.passed_over:
+            for code in sorted(self._naming()):
+                request_formation(self.svc, code, "recalculation")
+
+    def _naming(self) -> set[str]:
+        """Codes of the active dynamic segments whose rule names this one, as of now."""
+        from segsearch.realtime.propagation import named_segments
+        self.svc.es.indices.refresh(index=self.svc.indices.segments)
+        return {seg["code"] for seg in SegmentStore(self.svc.es, self.svc.indices).scan(
+            {"active": True, "type": "dynamic"}) if self.code in named_segments(seg.get("rule"))}
 
 
 def _webhooks(svc: Services, code: str, reason: str) -> FormationWebhooks | None:
