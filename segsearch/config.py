@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # A failed formation is retried after these pauses (seconds; the last one repeats).
     "FORMATION_RETRY_SECONDS": "30,120,600,3600",
     # Chunks of a formation written at once: one bulk stream keeps only one of the node's
-    # write threads busy (measured in segsearch/segments/membership.py).
+    # write threads busy (measured: bench/profiles/README.md, "Formation").
     "FORMATION_STREAMS": 2,
     # The calendar day used by relative dates and day-level date comparisons.
     "TIMEZONE": "UTC",
