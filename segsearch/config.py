@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "RECALC_INTERVAL_SECONDS": 14400,
     # A failed formation is retried after these pauses (seconds; the last one repeats).
     "FORMATION_RETRY_SECONDS": "30,120,600,3600",
+    # Chunks of a formation written at once: one bulk stream keeps only one of the node's
+    # write threads busy (measured: bench/profiles/README.md, "Formation").
+    "FORMATION_STREAMS": 2,
     # The calendar day used by relative dates and day-level date comparisons.
     "TIMEZONE": "UTC",
     "PORT": 8000,
@@ -109,6 +112,8 @@ def validate(config: dict[str, Any]) -> None:
         raise ValueError("SEGSEARCH_SHARDS must be within 1..1024 and SEGSEARCH_REPLICAS within 0..16")
     if int(config["MAX_BODY_BYTES"]) < 1024:
         raise ValueError("SEGSEARCH_MAX_BODY_BYTES must be at least 1024")
+    if not 1 <= int(config["FORMATION_STREAMS"]) <= 16:
+        raise ValueError("SEGSEARCH_FORMATION_STREAMS must be within 1..16")
     if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:
         raise ValueError("SEGSEARCH_WEBHOOK_BATCH_SIZE must be within 1..10000")
     if not 1 <= int(config["REALTIME_BATCH_SIZE"]) <= 5_000:

@@ -1,21 +1,21 @@
 """What happens after a formation: webhook deliveries and the creator's notification.
 
-`after_formation` runs inside the formation job, so it only reads two small documents,
-writes at most one, and enqueues; the deliveries and the e-mail are RQ jobs of their
-own (workers/notify_jobs.py) with their own retries.
+`FormationWebhooks` and `after_formation` run inside the formation job, so they only
+read small documents, write at most one, and enqueue; the deliveries and the e-mail are
+RQ jobs of their own (workers/notify_jobs.py) with their own retries.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rq import Queue
 
 from segsearch import clock
 from segsearch.notify import mail
-from segsearch.notify.events import EVENT_TYPES, batches, formation_events, subscribed
+from segsearch.notify.events import EVENT_TYPES, FORMED, batches, formation_events
 from segsearch.notify.notifications import NotificationStore, SettingsStore, failed_message, formed_message
 from segsearch.notify.retry import retry_policy
 from segsearch.notify.webhooks import WebhookStore
@@ -32,16 +32,21 @@ JOB_TTL = 7 * 86400     # keep results and failures a week, for support
 ENQUEUE_CHUNK = 200     # jobs per Redis pipeline
 
 
-def after_formation(services: Services, segment: dict, result: dict, entered: Sequence[str],
-                    left: Sequence[str]) -> None:
-    """Queue the webhook deliveries of one formation and notify the segment's creator.
+def after_formation(services: Services, segment: dict, result: dict, entered: Sequence[str] = (),
+                    left: Sequence[str] = (), webhooks: FormationWebhooks | None = None) -> None:
+    """Queue the rest of one formation's webhook deliveries and notify the segment's creator.
 
+    `webhooks`: the formation's stream, fed chunk by chunk while it wrote (then `entered`
+    and `left` are empty); without it, one is made here for `entered` and `left`.
     Never raises: the formation has already happened, and failing its job would re-run a
     formation that has no entries or leaves left to report. Failures are logged.
     """
     at = clock.now_iso()
     try:
-        queue_deliveries(services, segment["code"], result, entered, left, at)
+        if webhooks is None:
+            webhooks = FormationWebhooks(services, segment["code"], result.get("reason"))
+            webhooks.add(entered, left, at)
+        webhooks.finish(result, at)
     except Exception:
         log.exception("webhooks of segment %r were not queued", segment.get("code"))
     try:
@@ -55,31 +60,67 @@ def queue_deliveries(services: Services, code: str, result: dict, entered: Seque
     """One delivery job per active webhook and batch of its events; returns the job count.
 
     `types` narrows the events sent (real-time changes send no segment.formed)."""
-    webhooks = [{**w, "events": [e for e in w["events"] if e in types]}
-                for w in WebhookStore(services.es, services.indices).subscribed(types)]
-    webhooks = [w for w in webhooks if subscribed(w["events"], entered, left)]
-    jobs = _delivery_jobs(services, webhooks, code, result, entered, left, at)
-    count = 0
-    for chunk in batches(jobs, ENQUEUE_CHUNK):
-        services.queue.enqueue_many(chunk)  # one pipeline per chunk
-        count += len(chunk)
-    return count
+    webhooks = FormationWebhooks(services, code, result.get("reason"), types)
+    return webhooks.add(entered, left, at) + webhooks.finish(result, at)
 
 
-def _delivery_jobs(services: Services, webhooks: list[dict], code: str, result: dict,
-                   entered: Sequence[str], left: Sequence[str], at: str) -> Iterator:
-    size = int(services.config["WEBHOOK_BATCH_SIZE"])
-    retry = retry_policy(services.config)
-    for webhook in webhooks:
-        events = formation_events(code, result, entered, left, at, webhook["events"])
-        for batch in batches(events, size):
-            # The job id doubles as the delivery id: stable across retries, for dedup.
-            job_id = f"{services.indices.prefix}delivery-{uuid.uuid4().hex}"
-            yield Queue.prepare_data(
-                DELIVER_JOB, args=(services.indices.prefix, webhook["id"], batch),
-                job_id=job_id, timeout=DELIVERY_TIMEOUT, result_ttl=JOB_TTL,
-                failure_ttl=JOB_TTL, retry=retry,
-                description=f"webhook {webhook['id']}: {len(batch)} events of {code}")
+class FormationWebhooks:
+    """The deliveries of one formation, queued while it writes, chunk by chunk.
+
+    The subscribed webhooks are read once, when the formation starts. Each keeps fewer
+    than SEGSEARCH_WEBHOOK_BATCH_SIZE events waiting: a full batch is queued at once, the
+    rest with the summary at the end. So the batches are those of the whole formation's
+    events in one list (entries, leaves, summary), memory stays bounded, and a formation
+    that dies half-way has already queued most of the events of what it wrote.
+    """
+
+    def __init__(self, services: Services, code: str, reason: str | None,
+                 types: Sequence[str] = EVENT_TYPES):
+        self.services, self.code, self.reason = services, code, reason
+        self.size = int(services.config["WEBHOOK_BATCH_SIZE"])
+        self.retry = retry_policy(services.config)
+        self.webhooks = [{**w, "events": [e for e in w["events"] if e in types]}
+                         for w in WebhookStore(services.es, services.indices).subscribed(types)]
+        self.waiting: dict[str, list[dict]] = {w["id"]: [] for w in self.webhooks}
+
+    def add(self, entered: Sequence[str], left: Sequence[str], at: str | None = None) -> int:
+        """Events of customers just written; queues every full batch. Returns the job count."""
+        if not self.webhooks or not (entered or left):
+            return 0
+        at, jobs = at or clock.now_iso(), []
+        for webhook in self.webhooks:
+            waiting = self.waiting[webhook["id"]]
+            waiting.extend(formation_events(self.code, {"reason": self.reason}, entered, left, at,
+                                            [e for e in webhook["events"] if e != FORMED]))
+            while len(waiting) >= self.size:
+                jobs.append(self._job(webhook, waiting[:self.size]))
+                del waiting[:self.size]
+        return self._enqueue(jobs)
+
+    def finish(self, result: dict, at: str | None = None) -> int:
+        """The summary (for subscribers of segment.formed) and every event still waiting."""
+        at, jobs = at or clock.now_iso(), []
+        for webhook in self.webhooks:
+            waiting = self.waiting[webhook["id"]]
+            waiting.extend(formation_events(self.code, {**result, "reason": self.reason}, (), (),
+                                            at, [e for e in webhook["events"] if e == FORMED]))
+            jobs += [self._job(webhook, batch) for batch in batches(waiting, self.size)]
+            waiting.clear()
+        return self._enqueue(jobs)
+
+    def _job(self, webhook: dict, batch: list[dict]) -> Any:
+        # The job id doubles as the delivery id: stable across retries, for dedup.
+        job_id = f"{self.services.indices.prefix}delivery-{uuid.uuid4().hex}"
+        return Queue.prepare_data(
+            DELIVER_JOB, args=(self.services.indices.prefix, webhook["id"], batch),
+            job_id=job_id, timeout=DELIVERY_TIMEOUT, result_ttl=JOB_TTL,
+            failure_ttl=JOB_TTL, retry=self.retry,
+            description=f"webhook {webhook['id']}: {len(batch)} events of {self.code}")
+
+    def _enqueue(self, jobs: list) -> int:
+        for chunk in batches(jobs, ENQUEUE_CHUNK):
+            self.services.queue.enqueue_many(chunk)  # one pipeline per chunk
+        return len(jobs)
 
 
 def notify_creator(services: Services, segment: dict, result: dict, at: str) -> dict:

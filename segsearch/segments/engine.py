@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from elasticsearch import helpers
 
@@ -24,11 +25,14 @@ from segsearch.extensions import Services
 from segsearch.rules.compiler import compile_rule
 from segsearch.rules.fields import catalogue
 from segsearch.segments import failure
-from segsearch.segments.jobs import work_log
+from segsearch.segments.jobs import request_formation, work_log
 from segsearch.segments.members import members_query
 from segsearch.segments.membership import MembershipWriter
 from segsearch.segments.store import SegmentStore
 from segsearch.segments.worklog import SegmentLock, Ticket, backoff, parse_backoff
+
+if TYPE_CHECKING:
+    from segsearch.notify.dispatch import FormationWebhooks
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
@@ -109,29 +113,26 @@ class Engine:
             return {"skipped": str(skip)}
         if segment is not None:
             self.store.set_state(code, status="forming")
-        writer = MembershipWriter(self.svc.feed, self.granted())
-        change = writer.apply(code, target, progress,
-                              record=lambda entered, left: self._member_events(code, entered, left, why))
+        writer = MembershipWriter(self.svc.feed, self.granted(),
+                                  streams=int(self.svc.config["FORMATION_STREAMS"]))
+        told = _Told(self.svc, code, why)
+        change = writer.apply(code, target, progress, record=told.record)
         took_ms = int((time.monotonic() - started) * 1000)
         count = self.svc.es.count(index=self.svc.indices.customers,
                                   query={"term": {"segments": code}})["count"]
         if segment is None and count:
             # Its code must be gone from every customer: fail, and so be retried, until it is.
             raise failure.Incomplete(f"{count} customers still carry the deleted segment.")
-        self._formation_event(code, change, why, count, took_ms)
+        result = {"count": count, "entered": change.entered, "left": change.left,
+                  "took_ms": took_ms, "reason": why}
+        self._formation_event(code, result)
         # A deleted segment still tells webhooks who left (no notification: nobody to tell).
-        _after_formation(self.svc, segment or {"code": code},
-                         {"count": count, "entered": len(change.entered), "left": len(change.left),
-                          "took_ms": took_ms, "reason": why}, change)
-        # Real-time hook: segments whose rule names this one re-evaluate who entered or left.
-        from segsearch.realtime.propagation import propagate
-        propagate(self.svc, code, change.entered + change.left)
+        told.finish(segment or {"code": code}, result)
         if segment is not None:
             self.store.set_state(code, status="formed", customers_count=count,
                                  last_formed_at=clock.now_iso(), next_run_at=self._next_run(segment),
                                  last_error=None, failed_attempts=0)
-        return {"count": count, "entered": len(change.entered), "left": len(change.left),
-                "took_ms": took_ms, "reason": why}
+        return result
 
     def target(self, segment: dict | None, reason: str) -> tuple[dict | None, str]:
         """The query the members must match (None: nobody) and the reason recorded."""
@@ -165,20 +166,12 @@ class Engine:
         at = datetime.now(UTC) + timedelta(seconds=interval)
         return at.isoformat().replace("+00:00", "Z")
 
-    def _member_events(self, code: str, entered: list[str], left: list[str], reason: str) -> None:
-        """History of the customers just written (called per chunk, so a crash loses little)."""
-        index, at = self.svc.indices.segment_events, clock.now_iso()
-        actions = [{"_index": index, "_source": {"kind": "member", "segment": code, "customer_id": cid,
-                                                  "event": event, "reason": reason, "at": at}}
-                   for event, ids in (("entered", entered), ("left", left)) for cid in ids]
-        helpers.bulk(self.svc.es, actions)
-
-    def _formation_event(self, code: str, change, reason: str, count: int, took_ms: int) -> None:
+    def _formation_event(self, code: str, result: dict) -> None:
         """One point of the segment's dynamics."""
         self.svc.es.index(index=self.svc.indices.segment_events, refresh=True, document={
-            "kind": "formation", "segment": code, "at": clock.now_iso(), "count": count,
-            "entered": len(change.entered), "left": len(change.left), "took_ms": took_ms,
-            "reason": reason})
+            "kind": "formation", "segment": code, "at": clock.now_iso(), "count": result["count"],
+            "entered": result["entered"], "left": result["left"], "took_ms": result["took_ms"],
+            "reason": result["reason"]})
 
     # -- scheduler -----------------------------------------------------------------
     def due(self) -> list[tuple[str, str]]:
@@ -249,10 +242,92 @@ def _after(now: datetime, iso: str | None, default: bool = False) -> bool:
     return now >= _parse(iso)
 
 
-def _after_formation(svc: Services, segment: dict, result: dict, change) -> None:
-    """Webhooks and notifications, when that module is installed (it only enqueues)."""
+class _Told:
+    """Everyone told of a formation's changes, chunk by chunk as they are written: the
+    history, the webhooks, and the segments whose rules name this one. Nothing here grows
+    with the segment, so a formation's memory does not either."""
+
+    def __init__(self, svc: Services, code: str, reason: str):
+        self.svc, self.code, self.reason = svc, code, reason
+        self.webhooks = _webhooks(svc, code, reason)
+        self.dependants = _Dependants(svc, code)
+
+    def record(self, entered: list[str], left: list[str]) -> None:
+        """History first (a crash after the write loses little), then webhooks, then the
+        real-time hook: segments whose rule names this one re-evaluate these customers."""
+        index, at = self.svc.indices.segment_events, clock.now_iso()
+        actions = [{"_index": index, "_source": {"kind": "member", "segment": self.code,
+                                                  "customer_id": cid, "event": event,
+                                                  "reason": self.reason, "at": at}}
+                   for event, ids in (("entered", entered), ("left", left)) for cid in ids]
+        helpers.bulk(self.svc.es, actions)
+        if self.webhooks is not None:
+            try:
+                self.webhooks.add(entered, left, at)
+            except Exception:  # noqa: BLE001 - like after_formation: never fail the formation
+                log.exception("webhooks of segment %r were not queued", self.code)
+        self.dependants.moved(entered + left)
+
+    def finish(self, segment: dict, result: dict) -> None:
+        """The summary webhook, the rest of the batches and the creator's notification."""
+        self.dependants.finish()
+        try:
+            from segsearch.notify.dispatch import after_formation
+        except ImportError:
+            return
+        after_formation(self.svc, segment, result, webhooks=self.webhooks)
+
+
+class _Dependants:
+    """Conditions on other segments (segsearch/realtime/propagation.py): the customers of
+    each written chunk are marked for re-evaluation when an active dynamic segment's rule
+    names this one. Which segments do is read again at most every RECHECK_SECONDS (a
+    refresh and a scan per chunk cost more than the chunk's own history under load), and
+    once more, exactly, at the end (after the formation's last refresh): a segment that
+    began naming this one after a chunk was passed over is re-formed whole, so no move
+    goes unseen."""
+
+    RECHECK_SECONDS = 5.0
+
+    def __init__(self, svc: Services, code: str):
+        self.svc, self.code = svc, code
+        self.enabled = bool(svc.config.get("REALTIME", True))
+        self.named: bool | None = None
+        self.checked = 0.0
+        self.passed_over = False
+
+    def moved(self, customer_ids: list[str]) -> None:
+        if not customer_ids or not self.enabled:
+            return
+        if self.named is None or time.monotonic() - self.checked >= self.RECHECK_SECONDS:
+            self.named, self.checked = bool(self._naming()), time.monotonic()
+        if self.named:
+            from segsearch.realtime.changes import PendingChanges
+            PendingChanges(self.svc.redis, self.svc.indices.prefix).mark(customer_ids)
+        else:
+            self.passed_over = True
+
+    def finish(self) -> None:
+        if self.passed_over:
+            for code in sorted(self._naming()):
+                request_formation(self.svc, code, "recalculation")
+
+    def _naming(self) -> set[str]:
+        """Codes of the active dynamic segments whose rule names this one, as of now."""
+        from segsearch.realtime.propagation import named_segments
+        self.svc.es.indices.refresh(index=self.svc.indices.segments)
+        return {seg["code"] for seg in SegmentStore(self.svc.es, self.svc.indices).scan(
+            {"active": True, "type": "dynamic"}) if self.code in named_segments(seg.get("rule"))}
+
+
+def _webhooks(svc: Services, code: str, reason: str) -> FormationWebhooks | None:
+    """The formation's webhook stream, when that module is installed (it only enqueues)."""
     try:
-        from segsearch.notify.dispatch import after_formation
+        from segsearch.notify.dispatch import FormationWebhooks
     except ImportError:
-        return
-    after_formation(svc, segment, result, change.entered, change.left)
+        return None
+    try:
+        return FormationWebhooks(svc, code, reason)
+    except Exception:  # noqa: BLE001 - webhooks never fail a formation
+        log.exception("webhooks of segment %r were not read", code)
+        return None
