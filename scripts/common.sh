@@ -23,9 +23,15 @@ stop_pidfile() {
     # The whole process group when the pid leads one (gunicorn workers, RQ work horses).
     local target="$pid"
     [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target="-$pid"
+    # An RQ work horse leads a session of its own (os.setsid), outside the worker's group:
+    # remember the children now, so a horse left behind by a killed worker dies too
+    # instead of writing on as an orphan.
+    local children
+    children="$(pgrep -P "$pid" 2>/dev/null || true)"
     kill -TERM -- "$target" 2>/dev/null || true
     for _ in $(seq "$((grace * 5))"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && kill -KILL -- "$target" 2>/dev/null
+    for c in $children; do kill -KILL "$c" 2>/dev/null || true; done
   fi
   rm -f "$f"
 }
