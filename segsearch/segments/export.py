@@ -186,11 +186,19 @@ def _csv_chunk(rows: Any) -> str:
     return buf.getvalue()
 
 
+# Cells the csv writer already writes as cell() would: null (empty), int and float (repr).
+_AS_IS = frozenset({type(None), int, float})
+_BOOL_TEXT = {True: "true", False: "false"}
+_FORMULA_CHARS = frozenset(_FORMULA_START)
+
+
 def _row(hit: Mapping[str, Any]) -> list:
-    """csv_row of a hit, without a call per cell for the common cells: a string that no
-    spreadsheet would run and a null (which the csv writer leaves empty) go as they are."""
+    """csv_row of a hit, without a call per cell for the common cells: a string whose first
+    character no spreadsheet would run, a null or a number go as they are (the csv writer
+    writes them as cell() would), a boolean through a table; the rest through cell()."""
     doc = hit["_source"]
-    row = [v if v is None or (v.__class__ is str and not v.startswith(_FORMULA_START)) else cell(v)
+    row = [v if (c := v.__class__) is str and v[:1] not in _FORMULA_CHARS or c in _AS_IS
+           else _BOOL_TEXT[v] if c is bool else cell(v)
            for v in map(doc.get, _STORED)]
     manual, granted = doc.get("manual_user_groups"), doc.get("segment_user_groups")
     row.append(cell(sorted(set(manual or ()) | set(granted or ()))) if manual or granted else "")
