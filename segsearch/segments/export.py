@@ -1,17 +1,17 @@
 """Streaming CSV export of a segment's members, constant memory at any size.
 
-Members are read over one point-in-time split into SLICES slices (Lucene doc-id slices of
-the same PIT: disjoint, together every member once), each slice paged with search_after
-on `_shard_doc` (the cheapest total order Elasticsearch has) in its own thread, so the node
-serves the slices on as many search threads while this process encodes. `_source` is
+Members are read over one point-in-time whose `_shard_doc` order (the cheapest total order
+Elasticsearch has) is cut into SLICES contiguous ranges (disjoint, together every member
+once), each paged with search_after in its own thread, so the node serves the ranges on as
+many search threads while this process encodes. `_source` is
 limited to the exported columns and the response to the hits' `_source` and `sort`
 (`filter_path`), which halves the JSON this process parses. Pages are taken from the
-slices in turn, each leaving as CSV text chunks of at most CHUNK_ROWS rows: the order is
+ranges in turn, each leaving as CSV text chunks of at most CHUNK_ROWS rows: the order is
 the same for the same index state, but the contract specifies none.
 
-Nothing accumulates: each slice holds at most one page waiting and one being fetched, and
+Nothing accumulates: each range holds at most one page waiting and one being fetched, and
 one page is being encoded, so memory is a few pages whatever the segment's size. The PIT
-is closed in the generator's `finally`, once the slice threads have stopped, so it is
+is closed in the generator's `finally`, once the range threads have stopped, so it is
 released when the export ends, fails, or the client disconnects (the WSGI server closes
 the response iterable, which closes the generator).
 """
@@ -28,8 +28,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 PAGE = 2000
-# Two slices keep both cores of the node busy with fetches while this process encodes;
-# more would only queue on the same cores.
+# Two ranges read in parallel keep both cores of the node busy with fetches while this
+# process encodes; more would only queue on the same cores.
 SLICES = 2
 # Rows per yielded chunk: big enough that the WSGI server's per-chunk cost vanishes,
 # small enough that a chunk is a few hundred KB.
@@ -39,7 +39,7 @@ CHUNK_ROWS = 1000
 KEEP_ALIVE = "5m"
 # Only what the export reads: not `_index`, `_id` or `_score` of every hit.
 _FILTER_PATH = ["pit_id", "hits.hits._source", "hits.hits.sort"]
-# How often a slice thread blocked on a full queue checks whether the export was closed.
+# How often a range thread blocked on a full queue checks whether the export was closed.
 _POLL_S = 0.1
 
 # Exported as stored, in this order; user_groups comes last, as the union of both kinds,
@@ -93,15 +93,19 @@ def _member_csv(es: Elasticsearch, index: str, code: str, page_size: int,
         reader.close()
 
 
-_END = object()  # a slice thread's last item: its slice is exhausted
+_END = object()  # a range thread's last item: its range is exhausted
 
 
 class _SlicedReader:
-    """The hits of a query, page by page, over one PIT read as `slices` slices in parallel.
+    """The hits of a query, page by page, over one PIT read as `slices` ranges in parallel.
 
-    Each slice is paged by its own thread into a queue of one page, so a slice fetches its
-    next page while the caller encodes; the caller takes a page from each slice in turn.
-    A failed fetch is re-raised in the caller; `close` stops the threads and releases the PIT.
+    The members' `_shard_doc` values (shard and Lucene doc id: a total order) are cut into
+    `slices` contiguous ranges, each paged by its own thread into a queue of one page, so a
+    range fetches its next page while the caller encodes; the caller takes a page from each
+    range in turn. Contiguous ranges rather than Elasticsearch's `slice` (doc id modulo the
+    slice count): with interleaved slices every slice decompresses every stored-fields block,
+    with ranges each block is read by one thread. A failed fetch is re-raised in the caller;
+    `close` stops the threads and releases the PIT.
     """
 
     def __init__(self, es: Elasticsearch, index: str, query: dict, page_size: int, slices: int):
@@ -112,10 +116,11 @@ class _SlicedReader:
         self._threads: list[threading.Thread] = []
 
     def pages(self) -> Iterator[list[dict]]:
-        """Non-empty pages of hits until every slice is exhausted."""
-        queues: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in range(self.slices)]
-        for n, q in enumerate(queues):
-            thread = threading.Thread(target=self._read_slice, args=(n, q), daemon=True,
+        """Non-empty pages of hits until every range is exhausted."""
+        ranges = self._ranges()
+        queues: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in ranges]
+        for n, (q, (after, upto)) in enumerate(zip(queues, ranges)):
+            thread = threading.Thread(target=self._read_range, args=(after, upto, q), daemon=True,
                                       name=f"csv-export-{n}")
             self._threads.append(thread)
             thread.start()
@@ -129,14 +134,35 @@ class _SlicedReader:
                 else:
                     yield item
 
-    def _read_slice(self, n: int, out: queue.Queue) -> None:
+    def _ranges(self) -> list[tuple[int | None, int | None]]:
+        """(after, up to) `_shard_doc` bounds of each range: after is exclusive, up to inclusive."""
+        if self.slices == 1:
+            return [(None, None)]
+        first, last = self._edge("asc"), self._edge("desc")
+        if first is None or last is None or last - first < self.slices:
+            return [(None, None)]  # too few members to be worth splitting
+        cuts = [first + (last - first) * k // self.slices for k in range(1, self.slices)]
+        return list(zip([None, *cuts], [*cuts, None]))
+
+    def _edge(self, order: str) -> int | None:
+        """The first (asc) or last (desc) member's `_shard_doc`, None without members."""
+        res = self.es.search(pit={"id": self.pit, "keep_alive": KEEP_ALIVE}, query=self.query,
+                             size=1, sort=[{"_shard_doc": order}], source=False,
+                             track_total_hits=False, filter_path=["hits.hits.sort"])
+        hits = res.get("hits", {}).get("hits", [])
+        return hits[0]["sort"][0] if hits else None
+
+    def _read_range(self, start: int | None, upto: int | None, out: queue.Queue) -> None:
         try:
-            after: list | None = None
+            after = None if start is None else [start]
             while not self._stop.is_set():
-                hits = self._fetch(n, after)
+                hits = self._fetch(after)
+                full = len(hits) == self.page_size
+                if upto is not None and hits and hits[-1]["sort"][0] > upto:
+                    hits, full = [h for h in hits if h["sort"][0] <= upto], False  # the range's end
                 if hits:
                     self._put(out, hits)
-                if len(hits) < self.page_size:
+                if not full:
                     break
                 after = hits[-1]["sort"]
             self._put(out, _END)
@@ -151,10 +177,8 @@ class _SlicedReader:
             except queue.Full:
                 continue
 
-    def _fetch(self, n: int, after: list | None) -> list[dict]:
+    def _fetch(self, after: list | None) -> list[dict]:
         extra: dict[str, Any] = {"search_after": after} if after else {}
-        if self.slices > 1:
-            extra["slice"] = {"id": n, "max": self.slices}
         res = self.es.search(pit={"id": self.pit, "keep_alive": KEEP_ALIVE}, query=self.query,
                              size=self.page_size, sort=[{"_shard_doc": "asc"}],
                              source={"includes": SOURCE}, track_total_hits=False,
@@ -164,7 +188,7 @@ class _SlicedReader:
         return res.get("hits", {}).get("hits", [])
 
     def close(self) -> None:
-        """Release the PIT once the slice threads (a fetch in flight uses it) have ended."""
+        """Release the PIT once the range threads (a fetch in flight uses it) have ended."""
         self._stop.set()
         for thread in self._threads:
             thread.join()

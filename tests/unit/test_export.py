@@ -1,5 +1,5 @@
-"""The CSV export's reading and encoding without a node: a fake client that pages sliced
-PIT searches the way Elasticsearch does, and the fast row encoder checked against
+"""The CSV export's reading and encoding without a node: a fake client that pages PIT
+searches on `_shard_doc` the way Elasticsearch does, and the fast row encoder checked against
 csv_row, the cell-by-cell definition of the exported text."""
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from segsearch.segments.export import COLUMNS, SOURCE, csv_row, export_csv
 
 
 class FakeEs:
-    """`docs` behind one PIT: slice n of max holds the docs whose number % max == n (a
-    Lucene doc-id slice), each page sorted by that number (`_shard_doc`)."""
+    """`docs` behind one PIT, a doc's number as its `_shard_doc`, paged like the node pages:
+    ascending or descending, after `search_after`."""
 
-    def __init__(self, docs: list[dict], fail_on: tuple[int, int] | None = None):
-        self.docs, self.fail_on = docs, fail_on
+    def __init__(self, docs: list[dict], fail_after: int | None = None):
+        self.docs, self.fail_after = docs, fail_after
         self.opened: list[str] = []
         self.closed: list[str] = []
         self.searches = 0
@@ -35,16 +35,19 @@ class FakeEs:
         return {"succeeded": True}
 
     def search(self, *, pit, query, size, sort, source, track_total_hits, filter_path,
-               search_after=None, slice=None) -> dict:
-        assert pit["id"] not in self.closed and sort == [{"_shard_doc": "asc"}]
-        assert source == {"includes": SOURCE} and "hits.hits._source" in filter_path
+               search_after=None) -> dict:
+        assert pit["id"] not in self.closed and "hits.hits.sort" in filter_path
         with self._lock:
             self.searches += 1
-        n, of = (slice["id"], slice["max"]) if slice else (0, 1)
-        if self.fail_on == (n, search_after[0] if search_after else -1):
-            raise RuntimeError(f"slice {n} failed")
-        after = search_after[0] if search_after else -1
-        mine = [i for i in range(after + 1, len(self.docs)) if i % of == n][:size]
+        if search_after is not None and search_after == [self.fail_after]:
+            raise RuntimeError(f"page after {self.fail_after} failed")
+        if sort == [{"_shard_doc": "desc"}]:
+            assert search_after is None and source is False
+            mine = list(range(len(self.docs)))[::-1][:size]
+        else:
+            assert sort == [{"_shard_doc": "asc"}] and source in (False, {"includes": SOURCE})
+            after = search_after[0] if search_after else -1
+            mine = list(range(after + 1, len(self.docs)))[:size]
         hits = [{"_source": self.docs[i], "sort": [i]} for i in mine]
         return {"pit_id": pit["id"], "hits": {"hits": hits}} if hits else {"pit_id": pit["id"]}
 
@@ -79,14 +82,14 @@ def test_every_member_once_and_the_same_order_each_time(n, page, slices):
 def test_chunks_are_bounded_by_chunk_rows(monkeypatch):
     monkeypatch.setattr(export, "CHUNK_ROWS", 300)
     chunks = list(export_csv(FakeEs(people(2000)), "customers", "seg", page_size=1000, slices=2))
-    assert len(chunks) == 1 + 2 * 4  # header, then 300+300+300+100 rows per page of each slice
+    assert len(chunks) == 1 + 2 * 4  # header, then 300+300+300+100 rows per page of each range
     assert sum(chunk.count("\r\n") for chunk in chunks[1:]) == 2000
 
 
 def test_a_failed_fetch_is_raised_and_the_pit_released():
-    es = FakeEs(people(100), fail_on=(1, 19))  # slice 1 (odd docs): its second page
+    es = FakeEs(people(100), fail_after=59)  # the second range (50-99): its second page
     chunks = export_csv(es, "customers", "seg", page_size=10, slices=2)
-    with pytest.raises(RuntimeError, match="slice 1 failed"):
+    with pytest.raises(RuntimeError, match="after 59 failed"):
         for _ in chunks:
             pass
     assert es.closed == es.opened and not export_threads()
@@ -98,7 +101,7 @@ def test_abandoned_export_stops_its_threads_and_releases_the_pit():
     next(chunks), next(chunks)  # the header and the first rows: a client that went away
     chunks.close()
     assert es.closed == es.opened and not export_threads()
-    assert es.searches < 10  # each slice fetched its queued page and the one after, no more
+    assert es.searches < 10  # the two edges, then each range its queued page and the next
     export_csv(es, "customers", "seg").close()  # closed before the first byte left
     assert es.closed == es.opened and len(es.opened) == 2
 
