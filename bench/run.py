@@ -284,7 +284,8 @@ def realtime_phase(token: str, app_env: dict) -> dict:
                         "segsearch-", int(os.environ.get("BENCH_RT_RATE", "200")),
                         int(os.environ.get("BENCH_RT_SECONDS", "60")),
                         int(os.environ.get("BENCH_RT_CEILING", "20000")),
-                        concurrent_rule=SUITE[CONCURRENT])
+                        # BENCH_RT_CONCURRENT=0: the feed alone, no formation beside it
+                        concurrent_rule=None if os.environ.get("BENCH_RT_CONCURRENT") == "0" else SUITE[CONCURRENT])
 
 
 def es_heap() -> dict:
