@@ -141,6 +141,20 @@ def settle(api: Api) -> None:
         time.sleep(10)
 
 
+def quiesce() -> None:
+    """Wait (at most 15 min) until the node runs no merge: a formation rewrites hundreds
+    of thousands of customers, and the node merges their segments for minutes after it
+    returns, which would be timed as part of the next phase."""
+    url = f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_nodes/stats/indices/merges"
+    calm, deadline = 0, time.monotonic() + 900
+    while calm < 3 and time.monotonic() < deadline:
+        with urllib.request.urlopen(url) as resp:
+            nodes = json.load(resp)["nodes"].values()
+        calm = calm + 1 if all(n["indices"]["merges"]["current"] == 0 for n in nodes) else 0
+        time.sleep(2)
+    log(f"node quiet (no merge running): {calm >= 3}")
+
+
 def previews(api: Api) -> dict:
     out = {}
     for name, rule in SUITE.items():
@@ -342,6 +356,7 @@ def main() -> int:
         api = Api(token)
         if REUSE:
             settle(api)
+        quiesce()
         if not REUSE:
             with loads.phase("ingest"):
                 results["ingest"] = load(app_env)
@@ -352,6 +367,7 @@ def main() -> int:
         if "formation" in PHASES:
             with loads.phase("formation"):
                 results["formation"] = formations(api)
+            quiesce()
         largest = max(SUITE, key=lambda n: results.get("formation", {}).get(n, {}).get("count", 0))
         if "recalculation" in PHASES:
             with loads.phase("recalculation"):
