@@ -145,12 +145,12 @@ def quiesce() -> None:
     """Wait (at most 15 min) until the node runs no merge: a formation rewrites hundreds
     of thousands of customers, and the node merges their segments for minutes after it
     returns, which would be timed as part of the next phase."""
-    url = f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_nodes/stats/indices/merges"
+    url = f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_stats/merge"
     calm, deadline = 0, time.monotonic() + 900
     while calm < 3 and time.monotonic() < deadline:
         with urllib.request.urlopen(url) as resp:
-            nodes = json.load(resp)["nodes"].values()
-        calm = calm + 1 if all(n["indices"]["merges"]["current"] == 0 for n in nodes) else 0
+            running = json.load(resp)["_all"]["total"]["merges"]["current"]
+        calm = calm + 1 if running == 0 else 0
         time.sleep(2)
     log(f"node quiet (no merge running): {calm >= 3}")
 
