@@ -127,7 +127,7 @@ def csv_download(code: str) -> Response:
     """The members of `code` as a streamed CSV download (the API's and the admin's)."""
     svc = services()
     SegmentStore(svc.es, svc.indices).get(code)  # 404 before any byte is streamed
-    chunks = export_csv(svc.es, svc.indices.customers, code)
+    chunks = export_csv(svc.es, svc.indices.customers, code, slices=int(svc.config["EXPORT_SLICES"]))
     return Response(stream_with_context(chunks), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{code}.csv"',
                              "Cache-Control": "no-store"})  # personal data: keep out of caches

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import queue
 import re
 import threading
@@ -30,9 +29,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 PAGE = 2000
 # Two ranges read in parallel keep both cores of the node busy with fetches while this
-# process encodes; more would only queue on the same cores. SEGSEARCH_EXPORT_SLICES (1..8)
-# exists to compare on a given machine (`make bench`): one range is the old single stream.
-SLICES = min(8, max(1, int(os.environ.get("SEGSEARCH_EXPORT_SLICES", "2") or 2)))
+# process encodes; more would only queue on the same cores (SEGSEARCH_EXPORT_SLICES).
+SLICES = 2
 # Rows per yielded chunk: big enough that the WSGI server's per-chunk cost vanishes,
 # small enough that a chunk is a few hundred KB.
 CHUNK_ROWS = 1000
