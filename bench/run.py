@@ -20,6 +20,13 @@ machine's load (bench/load.py) and a phase where other processes used the CPU is
 
 Writes bench/results/latest.json and bench/RESULTS.md. Environment: BENCH_CUSTOMERS
 (default 100000), BENCH_SEED (42), BENCH_CALLS (30), BENCH_ES_HEAP (4g).
+
+BENCH_CLUSTER=1 runs the same phases against the local secured 3-node cluster
+(scripts/cluster.sh: TLS, a file-realm user, CLUSTER_ES_HEAP per node) with the customers
+index at BENCH_SHARDS (3) shards and BENCH_REPLICAS (1) replica, as instance
+"bench-cluster" (its own Redis, web and data under var/bench-cluster, so the single-node
+bench data in var/bench is kept). Without BENCH_REUSE the cluster's data is wiped first.
+The real-time phase needs the single node (it reads the node without credentials).
 """
 from __future__ import annotations
 
@@ -55,9 +62,14 @@ if (set(PHASES) & {"recalculation", "export", "analytics", "realtime"} and "form
     PHASES.insert(0, "formation")  # they read the formed segments
 if "postgres" in PHASES and "preview" not in PHASES:
     PHASES.insert(0, "preview")  # the counts PostgreSQL must equal
-PORTS = {"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6395", "SEGSEARCH_PORT": "8070"}
+CLUSTER = os.environ.get("BENCH_CLUSTER") == "1"
+if CLUSTER and "realtime" in PHASES:
+    PHASES.remove("realtime")
+PORTS = ({"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6396", "SEGSEARCH_PORT": "8071"} if CLUSTER
+         else {"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6395", "SEGSEARCH_PORT": "8070"})
 URL = f"http://127.0.0.1:{PORTS['SEGSEARCH_PORT']}"
-VAR = ROOT / "var" / "bench"
+INSTANCE = "bench-cluster" if CLUSTER else "bench"
+VAR = ROOT / "var" / INSTANCE
 TZ = "UTC"
 
 
@@ -93,7 +105,45 @@ class Api:
 
 def services(cmd: str) -> None:
     env = {**os.environ, **PORTS, "DEMO_CUSTOMERS": "0", "ES_HEAP": os.environ.get("BENCH_ES_HEAP", "4g")}
-    subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), cmd, "bench"], env=env, check=True)
+    subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), cmd, INSTANCE], env=env, check=True)
+
+
+def es_settings() -> dict:
+    """What points segsearch (and the bench's own reads) at Elasticsearch: the single node,
+    or the cluster's URLs, user and CA (`cluster.sh env`) with the shard layout."""
+    if not CLUSTER:
+        return {"ES_URL": f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}"}
+    lines = subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), "env"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    out = dict(line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
+    return {**out, "SEGSEARCH_SHARDS": os.environ.get("BENCH_SHARDS", "3"),
+            "SEGSEARCH_REPLICAS": os.environ.get("BENCH_REPLICAS", "1")}
+
+
+def es_client():
+    from segsearch.search.client import make_client
+    conf = es_settings()
+    client = make_client(conf["ES_URL"], username=conf.get("ES_USERNAME"), password=conf.get("ES_PASSWORD"),
+                         ca_certs=conf.get("ES_CA_CERTS"))
+    return client.options(request_timeout=300)
+
+
+def cluster_fresh() -> None:
+    """BENCH_CLUSTER without BENCH_REUSE: every run starts empty, as on the single node."""
+    script = str(ROOT / "scripts" / "cluster.sh")
+    subprocess.run(["bash", script, "stop"], check=True)
+    for node in ("n1", "n2", "n3"):
+        shutil.rmtree(ROOT / "var" / "cluster" / node / "data", ignore_errors=True)
+    subprocess.run(["bash", script, "start"], check=True)
+
+
+def configuration() -> dict:
+    if CLUSTER:
+        return {"elasticsearch": f"3-node cluster, TLS and security on, heap {os.environ.get('CLUSTER_ES_HEAP', '1g')} "
+                                 f"per node; customers index {os.environ.get('BENCH_SHARDS', '3')} shards, "
+                                 f"{os.environ.get('BENCH_REPLICAS', '1')} replica(s)"}
+    return {"elasticsearch": f"single node, heap {os.environ.get('BENCH_ES_HEAP', '4g')}; customers index 1 shard, "
+                             "no replica"}
 
 
 def peak_rss_mb(pidfile_glob: str) -> float:
@@ -145,11 +195,10 @@ def quiesce() -> None:
     """Wait (at most 15 min) until the node runs no merge: a formation rewrites hundreds
     of thousands of customers, and the node merges their segments for minutes after it
     returns, which would be timed as part of the next phase."""
-    url = f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_stats/merge"
+    es = es_client()
     calm, deadline = 0, time.monotonic() + 900
     while calm < 3 and time.monotonic() < deadline:
-        with urllib.request.urlopen(url) as resp:
-            running = json.load(resp)["_all"]["total"]["merges"]["current"]
+        running = es.indices.stats(metric="merge")["_all"]["total"]["merges"]["current"]
         calm = calm + 1 if running == 0 else 0
         time.sleep(2)
     log(f"node quiet (no merge running): {calm >= 3}")
@@ -276,10 +325,8 @@ def analytics_uncached(codes: list[str], first: date) -> dict:
     """The same search straight to the node with its shard request cache bypassed: what
     the request costs when the index just changed (a live feed refreshes it every second,
     which empties that cache), rather than the cached answer repeated calls above get."""
-    from elasticsearch import Elasticsearch
-
     from segsearch.segments.analytics import analytics_body, make_period
-    es = Elasticsearch(f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}", request_timeout=120)
+    es = es_client()
     body = analytics_body(codes, make_period(start=first, end=TODAY, interval="month", tz=TZ, today=TODAY))
     times, took = [], []
     for _ in range(min(CALLS, 10)):  # seconds each at 1M
@@ -306,10 +353,10 @@ def realtime_phase(token: str, app_env: dict) -> dict:
 
 
 def es_heap() -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}/_nodes/stats/jvm") as resp:
-        node = next(iter(json.load(resp)["nodes"].values()))
-    mem = node["jvm"]["mem"]
-    return {"heap_used_mb": round(mem["heap_used_in_bytes"] / 2**20), "heap_max_mb": round(mem["heap_max_in_bytes"] / 2**20)}
+    nodes = es_client().nodes.stats(metric="jvm")["nodes"].values()  # summed over a cluster's nodes
+    mems = [n["jvm"]["mem"] for n in nodes]
+    return {"heap_used_mb": round(sum(m["heap_used_in_bytes"] for m in mems) / 2**20),
+            "heap_max_mb": round(sum(m["heap_max_in_bytes"] for m in mems) / 2**20)}
 
 
 def postgres(es_counts: dict) -> dict:
@@ -345,16 +392,20 @@ def main() -> int:
     services("stop")  # a previous run's processes, if any, then its data: every run starts empty
     if not REUSE:
         shutil.rmtree(VAR, ignore_errors=True)
+    if CLUSTER:
+        if not REUSE:
+            cluster_fresh()
+        os.environ.update(es_settings())  # services.sh then starts no node of its own
     loads = LoadRecorder((str(ROOT), "bench/run.py", *PORTS.values(), "55433"))
     results: dict = {"customers": N, "seed": SEED, "today": TODAY.isoformat(), "calls": CALLS,
-                     "phases": PHASES, "reused_data": REUSE, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "phases": PHASES, "reused_data": REUSE, "configuration": configuration(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "load_before_start": round(os.getloadavg()[0], 2),
                      "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "python": platform.python_version()}}
     services("start")
     try:
         token = (VAR / "dev-token").read_text().strip()
-        app_env = {"ES_URL": f"http://127.0.0.1:{PORTS['SEGSEARCH_ES_PORT']}",
+        app_env = {**es_settings(),
                    "REDIS_URL": f"redis://127.0.0.1:{PORTS['SEGSEARCH_REDIS_PORT']}/0"}
         api = Api(token)
         if REUSE:
@@ -438,6 +489,8 @@ def markdown(r: dict) -> str:
         + ("; **taken on a busy machine**." if r.get("busy") else "; idle machine.")
         + (f" {r['note']}" if r.get("note") else ""), "",
     ]
+    if r.get("configuration"):
+        lines += [f"Elasticsearch: {r['configuration']['elasticsearch']}.", ""]
     if r.get("ingest"):
         lines += [f"Ingest: {r['ingest']['customers_per_s']:,} customers/s, {r['ingest']['orders_per_s']:,} orders/s "
                   f"({r['ingest']['customers']:,} customers, {r['ingest']['orders']:,} orders in "
