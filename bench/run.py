@@ -398,7 +398,8 @@ def main() -> int:
         os.environ.update(es_settings())  # services.sh then starts no node of its own
     loads = LoadRecorder((str(ROOT), "bench/run.py", *PORTS.values(), "55433"))
     results: dict = {"customers": N, "seed": SEED, "today": TODAY.isoformat(), "calls": CALLS,
-                     "phases": PHASES, "reused_data": REUSE, "configuration": configuration(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "phases": PHASES, "reused_data": REUSE, "configuration": configuration(),
+                     "note": os.environ.get("BENCH_NOTE", ""), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "load_before_start": round(os.getloadavg()[0], 2),
                      "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "python": platform.python_version()}}
