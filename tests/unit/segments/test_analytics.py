@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from segsearch.errors import Invalid
-from segsearch.segments.analytics import BASELINE, analytics_body, make_period, pick_segments
+from segsearch.segments.analytics import BASELINE, analytics_body, deal, make_period, pick_segments
 
 TODAY = date(2026, 11, 30)
 
@@ -47,7 +47,7 @@ def test_bad_periods_name_the_parameter(kwargs, field):
 def test_the_body_is_one_search_with_a_baseline_and_zone_bounds():
     period = make_period(start=date(2025, 1, 1), end=date(2025, 1, 31), interval="week",
                          tz="Europe/Moscow", today=TODAY, statuses=["paid"])
-    body = analytics_body(["a", "b"], period)
+    body = analytics_body(["a", "b", BASELINE], period)
     seg = body["aggs"]["seg"]
     assert set(seg["filters"]["filters"]) == {"a", "b", BASELINE}
     period_agg = seg["aggs"]["orders"]["aggs"]["period"]
@@ -58,6 +58,27 @@ def test_the_body_is_one_search_with_a_baseline_and_zone_bounds():
     hist = period_agg["aggs"]["hist"]["date_histogram"]
     assert (hist["calendar_interval"], hist["time_zone"]) == ("week", "Europe/Moscow")
     assert body["size"] == 0
+
+
+def test_a_group_without_the_baseline_has_no_match_all():
+    period = make_period(start=date(2025, 1, 1), end=date(2025, 1, 31), interval="month", tz="UTC", today=TODAY)
+    assert set(analytics_body(["a"], period)["aggs"]["seg"]["filters"]["filters"]) == {"a"}
+    assert set(analytics_body([], period)["aggs"]["seg"]["filters"]["filters"]) == {BASELINE}
+
+
+@pytest.mark.parametrize(("counts", "parts", "groups"), [
+    # the baseline weighs more than any segment (every customer), so it goes first
+    ({"a": 10, "b": 5, "c": 4}, 2, [[BASELINE, "c"], ["a", "b"]]),
+    ({"a": 10, "b": 9, "c": 8, "d": 1}, 2, [[BASELINE, "c", "d"], ["a", "b"]]),
+    ({"a": 3}, 4, [[BASELINE], ["a"]]),  # never an empty search
+    ({}, 2, [[BASELINE]]),
+    ({"a": 3, "b": None}, 1, [[BASELINE, "a", "b"]]),  # a count not known yet weighs nothing
+])
+def test_deal_balances_membership(counts, parts, groups):
+    segments = [{"code": c, "customers_count": n} for c, n in counts.items()]
+    dealt = deal(segments, parts)
+    assert dealt == groups
+    assert sorted(c for g in dealt for c in g) == sorted([*counts, BASELINE])
 
 
 def test_pick_segments():
