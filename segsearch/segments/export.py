@@ -94,6 +94,18 @@ def _member_csv(es: Elasticsearch, index: str, code: str, page_size: int,
 
 
 _END = object()  # a range thread's last item: its range is exhausted
+# A `_shard_doc` value is the shard's index in the search (high 32 bits) and a Lucene doc id
+# (low 32 bits, a Java int). A cut between two shards' values can land on a doc part over
+# 2^31 - 1, which the node reads as a negative doc id: `search_after` it then returns the
+# whole shard again (found on a 3-shard index: members exported twice).
+DOC_MAX = 2**31 - 1
+
+
+def _valid_cut(value: int) -> int:
+    """The same place in the order, with a doc part the node reads as a doc id: past the
+    last possible doc of that shard when the arithmetic cut lies beyond it."""
+    shard, doc = value >> 32, value & 0xFFFFFFFF
+    return (shard << 32) | min(doc, DOC_MAX)
 
 
 class _SlicedReader:
@@ -111,7 +123,10 @@ class _SlicedReader:
     def __init__(self, es: Elasticsearch, index: str, query: dict, page_size: int, slices: int):
         self.es, self.query, self.page_size = es, query, page_size
         self.slices = max(1, slices)
-        self.pit = es.open_point_in_time(index=index, keep_alive=KEEP_ALIVE)["id"]
+        # The same preference each time reads the same copy of each shard while the cluster
+        # is stable: copies of one shard number their documents differently, so without it
+        # two exports of an unchanged segment could come out in different orders.
+        self.pit = es.open_point_in_time(index=index, keep_alive=KEEP_ALIVE, preference="csv-export")["id"]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -141,7 +156,7 @@ class _SlicedReader:
         first, last = self._edge("asc"), self._edge("desc")
         if first is None or last is None or last - first < self.slices:
             return [(None, None)]  # too few members to be worth splitting
-        cuts = [first + (last - first) * k // self.slices for k in range(1, self.slices)]
+        cuts = [_valid_cut(first + (last - first) * k // self.slices) for k in range(1, self.slices)]
         return list(zip([None, *cuts], [*cuts, None]))
 
     def _edge(self, order: str) -> int | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segsearch.segments import export
-from segsearch.segments.export import COLUMNS, SOURCE, csv_row
+from segsearch.segments.export import COLUMNS, SOURCE, _valid_cut, csv_row
 
 # -- the rows: the fast encoder writes exactly what csv_row defines -----------------------
 _text = st.one_of(st.sampled_from(["=1+2", "+7 916 000-00-00", "-2+3", "@SUM(A1)", "\tx", "\rx",
@@ -46,3 +47,15 @@ def test_formula_guard_and_cells():
     assert row["tags"] == "'=cmd;b;c" and (row["vip"], row["email_subscribed"]) == ("true", "false")
     assert (row["orders_count"], row["total_spent"], row["sms_subscribed"]) == ("2", "37.5", "")
     assert row["user_groups"] == "Loyal;VIP"
+
+
+@pytest.mark.parametrize(("value", "cut"), [
+    (5, 5),  # one shard: any doc id is valid
+    (2**31 - 1, 2**31 - 1),
+    (2**31, 2**31 - 1),  # past the last possible doc of shard 0 (the node would read -2^31)
+    (0xAAAAAAAA, 2**31 - 1),  # a third of the way from shard 0 to shard 2
+    ((1 << 32) | 7, (1 << 32) | 7),
+    ((2 << 32) | 0xFFFFFFFF, (2 << 32) | (2**31 - 1)),
+])
+def test_range_cuts_keep_a_doc_id_the_node_can_read(value, cut):
+    assert _valid_cut(value) == cut
