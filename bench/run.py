@@ -27,6 +27,8 @@ index at BENCH_SHARDS (3) shards and BENCH_REPLICAS (1) replica, as instance
 "bench-cluster" (its own Redis, web and data under var/bench-cluster, so the single-node
 bench data in var/bench is kept). Without BENCH_REUSE the cluster's data is wiped first.
 The real-time phase needs the single node (it reads the node without credentials).
+BENCH_INSTANCE with BENCH_ES_PORT, BENCH_REDIS_PORT and BENCH_PORT runs a second stack
+under var/BENCH_INSTANCE beside a kept one.
 """
 from __future__ import annotations
 
@@ -67,8 +69,11 @@ if CLUSTER and "realtime" in PHASES:
     PHASES.remove("realtime")
 PORTS = ({"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6396", "SEGSEARCH_PORT": "8071"} if CLUSTER
          else {"SEGSEARCH_ES_PORT": "9270", "SEGSEARCH_REDIS_PORT": "6395", "SEGSEARCH_PORT": "8070"})
+# BENCH_ES_PORT, BENCH_REDIS_PORT, BENCH_PORT with BENCH_INSTANCE: a second stack beside a
+# kept one (e.g. a fresh load measured without wiping var/bench's formed segments).
+PORTS = {key: os.environ.get("BENCH_" + key.removeprefix("SEGSEARCH_"), value) for key, value in PORTS.items()}
 URL = f"http://127.0.0.1:{PORTS['SEGSEARCH_PORT']}"
-INSTANCE = "bench-cluster" if CLUSTER else "bench"
+INSTANCE = os.environ.get("BENCH_INSTANCE") or ("bench-cluster" if CLUSTER else "bench")
 VAR = ROOT / "var" / INSTANCE
 TZ = "UTC"
 
