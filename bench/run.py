@@ -425,6 +425,7 @@ def main() -> int:
             with loads.phase("ingest"):
                 results["ingest"] = load(app_env)
             log(f"ingest: {results['ingest']}")
+            quiesce()  # the load's merges go on for minutes after it returns
         if "preview" in PHASES:
             with loads.phase("preview"):
                 results["preview"] = previews(api)
