@@ -1,9 +1,10 @@
 """The one place an Elasticsearch client is built."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 
 def make_client(url: str, *, api_key: str | None = None, username: str | None = None,
@@ -32,3 +33,14 @@ def client_from_config(config: Mapping[str, Any]) -> Elasticsearch:
     return make_client(config["ES_URL"], api_key=config.get("ES_API_KEY"),
                        username=config.get("ES_USERNAME"), password=config.get("ES_PASSWORD"),
                        ca_certs=config.get("ES_CA_CERTS"))
+
+
+def msearch(es: Elasticsearch, searches: list[dict]) -> Any:
+    """`_msearch`, raising the first failed search as the ApiError a single search would:
+    the node answers 200 and reports a failed search inside the response."""
+    response = es.msearch(searches=searches)
+    for answer in response["responses"]:
+        if "error" in answer:
+            status = int(answer.get("status", 500))
+            raise ApiError(str(answer["error"]), dataclasses.replace(response.meta, status=status), answer)
+    return response

@@ -11,17 +11,17 @@ count itself on large segments.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import date
 from typing import Any, Mapping
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import Elasticsearch
 
 from segsearch.errors import Invalid
 from segsearch.rules.compiler import compile_group, compile_rule
 from segsearch.rules.fields import FieldDef
 from segsearch.rules.validation import RuleError, validate_rule
+from segsearch.search.client import msearch
 from segsearch.segments.members import members_query
 
 # Heavy or internal parts of a customer document a sample does not need.
@@ -59,13 +59,9 @@ def preview(es: Elasticsearch, index: str, fields: Mapping[str, FieldDef], rule:
         searches += [{"index": index}, {"query": scope, "size": 0, "track_total_hits": False,
                                         "aggs": {"groups": {"filters": {"filters": groups}}}}]
     started = time.perf_counter()
-    response = es.msearch(searches=searches)
+    response = msearch(es, searches)
     took_ms = round((time.perf_counter() - started) * 1000, 1)
     answers = response["responses"]
-    for answer in answers:
-        if "error" in answer:  # msearch answers 200 and reports a failed search inside
-            status = int(answer.get("status", 500))
-            raise ApiError(str(answer["error"]), dataclasses.replace(response.meta, status=status), answer)
     res = answers[0]
     count = res["hits"]["total"]["value"]
     buckets = answers[1]["aggregations"]["groups"]["buckets"] if len(groups) > 1 else {
