@@ -404,18 +404,26 @@ class Follower:
         now = time.monotonic()
         full = self._uncounted is None or now - self._full_count_at >= FULL_COUNT_SECONDS
         codes = sorted(segments if full else (self._uncounted or set()) & set(segments))
+        owed: set[str] = set()
         if codes:
             res = self.es.search(index=self.indices.customers, size=0, track_total_hits=False, aggs={
                 "n": {"filters": {"filters": {code: {"term": {"segments": code}} for code in codes}}}})
             for code, bucket in res["aggregations"]["n"]["buckets"].items():
-                if segments[code][0].get("customers_count") != bucket["doc_count"]:
+                doc = segments[code][0]
+                if doc.get("customers_count") != bucket["doc_count"]:
                     try:
                         self.store.set_state(code, customers_count=bucket["doc_count"])
-                    except (NotFound, Conflict):
-                        pass  # deleted meanwhile, or busy: the next count corrects it
+                    except NotFound:
+                        continue  # deleted meanwhile
+                    except Conflict:
+                        owed.add(code)  # busy: counted again by the next batch
+                        continue
+                    # A batch counts at its start and again at its end against the same
+                    # documents: the second count must compare with what the first wrote.
+                    doc["customers_count"] = bucket["doc_count"]
         if full:  # also heals a count that two followers wrote in the wrong order
             self._full_count_at = now
-        self._uncounted, self._counted_at = set(), now  # only once every count is written
+        self._uncounted, self._counted_at = owed, now  # only once every count is written
 
 
 def version_of(segment: Mapping[str, Any]) -> str:

@@ -116,6 +116,9 @@ class MembershipWriter:
         target = target or {"match_none": {}}
         diffs = [(True, {"bool": {"filter": [target], "must_not": [member]}}),
                  (False, {"bool": {"filter": [member], "must_not": [target]}})]
+        # Every count below, and the caller's count of the members, then reads a refreshed
+        # view: with replicas, unrefreshed copies differ and each read may reach another.
+        self.es.indices.refresh(index=self.index)
         with ThreadPoolExecutor(self.streams, thread_name_prefix=f"formation-{code}") as pool:
             for change.passes in range(1, MAX_PASSES + 1):
                 # Counting first costs one evaluation of each query and gives the pass a

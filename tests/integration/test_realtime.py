@@ -15,6 +15,7 @@ from rq import SimpleWorker
 
 from segsearch.realtime.changes import PendingChanges
 from segsearch.realtime.follower import Follower
+from segsearch.segments.store import SegmentStore
 from tests.integration.test_webhooks import Receiver
 
 pytestmark = pytest.mark.integration
@@ -146,6 +147,21 @@ def test_delete_keeps_counts_right_and_static_inactive_untouched(rt):
     assert api.get("/api/v1/segments/moscow").json["customers_count"] == 2
     assert api.get("/api/v1/segments/frozen").json["customers_count"] == 2
     assert api.get("/api/v1/segments/listed").json["customers_count"] == 2
+
+
+def test_a_batch_that_corrects_a_count_counts_its_own_moves_too(rt):
+    """A batch corrects a wrong stored count at its start, then moves a customer back to
+    the old wrong number: its end-of-batch count must compare with what it wrote, not with
+    the document it read first (found on the 3-node cluster by test_realtime_property)."""
+    api = rt
+    create(api, "moscow", MOSCOW)
+    follow(api)
+    svc = svc_of(api)
+    SegmentStore(svc.es, svc.indices).set_state("moscow", customers_count=4)  # really 3
+    api.put("/api/v1/customers/c4", json={"city": "Moscow", "store": "online"})
+    follow(api)
+    assert customer(api, "c4")["segments"] == ["moscow"]
+    assert api.get("/api/v1/segments/moscow").json["customers_count"] == 4
 
 
 def test_a_change_during_the_batch_is_evaluated_again(rt):
