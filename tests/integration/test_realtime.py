@@ -41,7 +41,7 @@ def rt(api, feed, monkeypatch, prefix):
     monkeypatch.setenv("SEGSEARCH_WEBHOOK_ALLOW_PRIVATE", "true")
     api.app.extensions["segsearch"].config["WEBHOOK_ALLOW_PRIVATE"] = True
     services_for.cache_clear()
-    # One bulk, visible before any formation (a formation does not refresh before its first diff).
+    # One bulk, refreshed: the customers are visible to every read before the first formation.
     r = api.post("/api/v1/customers/_bulk?refresh=wait_for", json={"customers": [
         {"id": f"c{i}", "city": "Moscow" if i < 3 else "Kazan", "store": "online"} for i in range(6)]})
     assert r.status_code == 200 and r.json["indexed"] == 6, r.json
