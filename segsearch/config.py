@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "FORMATION_RETRY_SECONDS": "30,120,600,3600",
     # Chunks of a formation written at once: one bulk stream keeps only one of the node's
     # write threads busy (measured: bench/profiles/README.md, "Formation").
-    "FORMATION_STREAMS": 2,
+    "FORMATION_STREAMS": 1,
     # Contiguous ranges a CSV export reads in parallel (1 = one stream; measured at 1M:
     # bench/results, 8,655 rows/s with one, 9,984 with two).
     "EXPORT_SLICES": 2,

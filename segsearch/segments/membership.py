@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 1000   # ids per PIT page
 CHUNK = 1000  # customers per conditional write (one mget + one bulk)
-STREAMS = 2   # chunks written at once (SEGSEARCH_FORMATION_STREAMS)
+STREAMS = 1   # chunks written at once (SEGSEARCH_FORMATION_STREAMS): see the README
 MEMBERSHIP = ["segments", "manual_user_groups", "segment_user_groups", "user_groups"]
 MAX_PASSES = 5
 Progress = Callable[[float], None]
