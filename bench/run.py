@@ -58,7 +58,7 @@ N = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
 SEED = int(os.environ.get("BENCH_SEED", "42"))
 CALLS = int(os.environ.get("BENCH_CALLS", "30"))
 # BENCH_REPEATS: each timed phase that leaves the data as it found it (previews, the
-# unchanged recalculation, export, analytics, PostgreSQL's suites) runs this many rounds;
+# unchanged recalculation, export, PostgreSQL's suites) runs this many rounds;
 # the figures reported are the medians of the rounds', each round's kept beside them.
 REPEATS = max(1, int(os.environ.get("BENCH_REPEATS", "3")))
 # BENCH_PG_CALLS: warm calls per rule and round in PostgreSQL (default BENCH_CALLS): at 1M
@@ -527,6 +527,13 @@ def results_page(folder: Path) -> str:
     return "\n".join(parts)
 
 
+def faster_pg(r: dict, name: str) -> float | None:
+    """The faster PostgreSQL variant's p50 for a rule of run `r` (None: not measured)."""
+    p50s = (r.get("postgres", {}).get("suite", {}).get(name, {}).get("p50_ms"),
+            r.get("postgres", {}).get("fast", {}).get("suite", {}).get(name, {}).get("p50_ms"))
+    return min((v for v in p50s if v), default=None)
+
+
 def curve(runs: list[dict]) -> list[str]:
     """The growth curve: per size, the newest full single-node run with repeats (fresh
     load, not a cluster), one line of its headline figures."""
@@ -546,10 +553,8 @@ def curve(runs: list[dict]) -> list[str]:
              "| after 1% changed s | export rows/s |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size, r in sorted(chosen.items()):
         p50 = [p["p50_ms"] for p in r.get("preview", {}).values()]
-        pg, fast = r.get("postgres", {}).get("suite", {}), r.get("postgres", {}).get("fast", {}).get("suite", {})
-        beaten = sum(1 for n, p in r.get("preview", {}).items()
-                     if (best := min((v for v in (pg.get(n, {}).get("p50_ms"), fast.get(n, {}).get("p50_ms")) if v),
-                                     default=None)) and p["p50_ms"] < best)
+        pg = r.get("postgres", {}).get("suite", {})
+        beaten = sum(1 for n, p in r.get("preview", {}).items() if (best := faster_pg(r, n)) and p["p50_ms"] < best)
         rates = [round(f["count"] / f["seconds"]) for f in r.get("formation", {}).values() if f.get("seconds")]
         rc = r.get("recalculation", {})
         lines.append(
@@ -595,7 +600,7 @@ def markdown(r: dict) -> str:
         faster = within = 0  # rules where segsearch beats (is within 3x of) the faster PostgreSQL
         for name, p in r["preview"].items():
             pgp, fastp = pg.get(name, {}).get("p50_ms"), pg_fast.get(name, {}).get("p50_ms")
-            best = min((v for v in (pgp, fastp) if v), default=None)
+            best = faster_pg(r, name)
             ratio = f"{p['p50_ms'] / best:.2f}" if best else "-"
             faster += bool(best and p["p50_ms"] < best)
             within += bool(best and p["p50_ms"] <= 3 * best)

@@ -26,8 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "RECALC_INTERVAL_SECONDS": 14400,
     # A failed formation is retried after these pauses (seconds; the last one repeats).
     "FORMATION_RETRY_SECONDS": "30,120,600,3600",
-    # Chunks of a formation written at once: one bulk stream keeps only one of the node's
-    # write threads busy (measured: bench/profiles/README.md, "Formation").
+    # Chunks of a formation written at once. One leaves the node's other write thread to
+    # the live feed and the real-time follower; two form ~25-40% faster but starved them
+    # (bench/profiles/README.md, "The live feed beside a formation").
     "FORMATION_STREAMS": 1,
     # Contiguous ranges a CSV export reads in parallel (1 = one stream; measured at 1M:
     # bench/results, 8,655 rows/s with one, 9,984 with two).
