@@ -25,6 +25,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from segsearch import logs, metrics
     logs.init_app(app)
     metrics.init_app(app, services.redis, services.queue, services.indices.prefix)
+    from segsearch.segments import pacing
+    pacing.init_app(app, pacing.LiveTraffic(services.redis, services.indices.prefix))
     register_api(app)
     register_cli(app)
     from segsearch.admin import blp as admin_blp

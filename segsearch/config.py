@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     # the live feed and the real-time follower; two form ~25-40% faster but starved them
     # (bench/profiles/README.md, "The live feed beside a formation").
     "FORMATION_STREAMS": 1,
+    # The share of the time a formation writes while the API is in use (segments.pacing):
+    # it pauses between chunks so previews and the live feed keep the node's cores.
+    # 1 = never pause.
+    "FORMATION_DUTY": 0.5,
     # Contiguous ranges a CSV export reads in parallel (1 = one stream; measured at 1M:
     # bench/results, 8,655 rows/s with one, 9,984 with two).
     "EXPORT_SLICES": 2,
@@ -118,6 +122,8 @@ def validate(config: dict[str, Any]) -> None:
         raise ValueError("SEGSEARCH_MAX_BODY_BYTES must be at least 1024")
     if not 1 <= int(config["FORMATION_STREAMS"]) <= 16:
         raise ValueError("SEGSEARCH_FORMATION_STREAMS must be within 1..16")
+    if not 0.05 <= float(config["FORMATION_DUTY"]) <= 1:
+        raise ValueError("SEGSEARCH_FORMATION_DUTY must be within 0.05..1")
     if not 1 <= int(config["EXPORT_SLICES"]) <= 8:
         raise ValueError("SEGSEARCH_EXPORT_SLICES must be within 1..8")
     if not 1 <= int(config["WEBHOOK_BATCH_SIZE"]) <= 10_000:

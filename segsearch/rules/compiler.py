@@ -268,7 +268,12 @@ def _nested_count_at_least(where: list[dict], k: int) -> dict:
     """At least k nested orders match `where` (k >= 1)."""
     if k == 1:
         return {"nested": {"path": "orders", "query": _bool(filter=where)}}
-    return {"function_score": {"query": _nested_count(where), "min_score": k}}
+    # orders_count counts every order (feed.derive.aggregates), so k matching orders need
+    # orders_count >= k: a cheap customer-level filter the block join then leads with,
+    # skipping the orders of every customer it rules out (at 1M customers, "3 paid orders
+    # in a year" previews in 51 ms instead of 85, bench/profiles/README.md).
+    return _bool(filter=[{"range": {"orders_count": {"gte": k}}},
+                         {"function_score": {"query": _nested_count(where), "min_score": k}}])
 
 
 def _nested_sum(where: list[dict]) -> dict:

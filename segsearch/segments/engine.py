@@ -28,6 +28,7 @@ from segsearch.segments import failure
 from segsearch.segments.jobs import request_formation, work_log
 from segsearch.segments.members import members_query
 from segsearch.segments.membership import MembershipWriter
+from segsearch.segments.pacing import LiveTraffic, Pacer
 from segsearch.segments.store import SegmentStore
 from segsearch.segments.worklog import SegmentLock, Ticket, backoff, parse_backoff
 
@@ -113,11 +114,16 @@ class Engine:
             return {"skipped": str(skip)}
         if segment is not None:
             self.store.set_state(code, status="forming")
+        pacer = Pacer(LiveTraffic(self.svc.redis, self.svc.indices.prefix).active,
+                      float(self.svc.config["FORMATION_DUTY"]))
         writer = MembershipWriter(self.svc.feed, self.granted(),
-                                  streams=int(self.svc.config["FORMATION_STREAMS"]))
+                                  streams=int(self.svc.config["FORMATION_STREAMS"]), pacer=pacer)
         told = _Told(self.svc, code, why)
         change = writer.apply(code, target, progress, record=told.record)
         took_ms = int((time.monotonic() - started) * 1000)
+        if pacer.paused_s:
+            log.info("formation of segment %r paused %.1f s of %.1f s for live traffic",
+                     code, pacer.paused_s, took_ms / 1000)
         count = self.svc.es.count(index=self.svc.indices.customers,
                                   query={"term": {"segments": code}})["count"]
         if segment is None and count:

@@ -22,6 +22,7 @@ later one fails, so history is written exactly once per real change.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,7 @@ from elasticsearch import Elasticsearch
 
 from segsearch.feed.failures import Failure
 from segsearch.feed.service import Feed
+from segsearch.segments.pacing import NEVER, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +98,14 @@ class MembershipWriter:
     """Moves customers in and out of one segment and keeps their user groups right."""
 
     def __init__(self, feed: Feed, granted: Mapping[str, str | None], streams: int = STREAMS,
-                 chunk: int = CHUNK):
+                 chunk: int = CHUNK, pacer: Pacer = NEVER):
         self.feed = feed
         self.es = feed.es
         self.index = feed.indices.customers
         self.granted = granted  # segment code -> the user group it grants
         self.streams = max(1, streams)
         self.chunk = max(1, chunk)
+        self.pacer = pacer
 
     def apply(self, code: str, target: dict | None, progress: Progress | None = None,
               record: Record | None = None) -> Change:
@@ -144,7 +147,11 @@ class MembershipWriter:
     def write(self, code: str, joins: bool, ids: list[str]) -> dict[str, Failure]:
         """Add `code` to (or remove it from) these customers; {id: Failure} of those not written."""
         mutate = self._mutation(code, joins)
-        return self.feed.patch_customers(dict.fromkeys(ids, mutate), MEMBERSHIP)
+        started = time.monotonic()
+        failed = self.feed.patch_customers(dict.fromkeys(ids, mutate), MEMBERSHIP)
+        # The pause holds this stream, so no chunk is written meanwhile (segments.pacing).
+        self.pacer.after(time.monotonic() - started)
+        return failed
 
     def _mutation(self, code: str, joins: bool):
         def mutate(doc: dict) -> dict:

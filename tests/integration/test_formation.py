@@ -105,3 +105,39 @@ def test_static_segment_from_an_imported_list_is_formed_once(ready):
 def test_unknown_job_and_segment_are_404(ready):
     assert ready.get("/api/v1/jobs/nope").status_code == 404
     assert ready.post("/api/v1/segments/nope/recalculate").status_code == 404
+
+
+def test_requests_mark_live_traffic_and_a_formation_gives_way_to_it(ready, redis_conn, prefix,
+                                                                    monkeypatch, caplog):
+    """segments.pacing: served requests mark live traffic (probes do not), and a formation
+    run meanwhile pauses between chunks, then forms exactly as it would flat out."""
+    import logging
+    key = f"{prefix}live-traffic"
+    api = ready
+    redis_conn.delete(key)
+    assert api.get("/healthz").status_code in (200, 503)
+    api.get("/metrics")
+    assert not redis_conn.exists(key)
+    assert api.get("/api/v1/segments").status_code == 200
+    assert redis_conn.exists(key) and 0 < redis_conn.pttl(key) <= 3000
+    monkeypatch.setenv("SEGSEARCH_FORMATION_DUTY", "0.2")
+    from workers.context import services_for
+    services_for.cache_clear()
+    caplog.set_level(logging.INFO, logger="segsearch.segments.engine")
+    r = api.post("/api/v1/segments", json={"code": "moscow", "name": "Moscow", "rule": RULE})
+    assert r.status_code == 201, r.json
+    work(api)
+    seg = api.get("/api/v1/segments/moscow").json
+    assert seg["status"] == "formed" and seg["customers_count"] == 3
+    assert any("paused" in rec.getMessage() and "'moscow'" in rec.getMessage() for rec in caplog.records)
+
+
+def test_live_traffic_is_best_effort_when_redis_is_away():
+    """Neither a request nor a formation fails for the mark: a Redis nobody answers on
+    marks nothing and reads as no traffic (the formation then writes flat out)."""
+    from redis import Redis
+
+    from segsearch.segments.pacing import LiveTraffic
+    away = LiveTraffic(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), "nowhere-")
+    away.mark()
+    assert away.active() is False
