@@ -3,8 +3,9 @@
 A formation is background work; a marketer's preview, a member list or the live feed is
 not. On a small node they share the same cores: at 1M customers on two cores, a
 formation writing flat out took a preview's p95 from 71 ms to 614 ms while the feed wrote
-200 orders/s (bench/profiles/README.md, "A formation that gives way"). So every served
-request marks "live traffic" in Redis for a few seconds, and while the mark is there a
+200 orders/s (bench/profiles/README.md, "A formation that gives way"). So a request
+that makes the node work for somebody waiting (a write, a preview, a member list:
+`is_live`) marks "live traffic" in Redis for a few seconds, and while the mark is there a
 formation works at most DUTY of the time: after a chunk that took t seconds to write it
 pauses t * (1 - DUTY) / DUTY. On a quiet system it writes flat out.
 
@@ -101,15 +102,28 @@ NEVER = Pacer(lambda: False, 1.0)  # formation outside a worker (tests, the CLI)
 
 
 def init_app(app: Flask, live: LiveTraffic) -> None:
-    """Every request but the probes' (health, metrics) and static files marks live traffic."""
+    """Requests that make the node work for somebody waiting mark live traffic."""
     app.extensions["segsearch_live_traffic"] = live
 
     @app.before_request
     def _mark() -> None:
-        endpoint = request.endpoint or ""
-        if request.blueprint not in QUIET_BLUEPRINTS and not endpoint.endswith("static"):
+        if is_live(request.method, request.endpoint):
             live.mark()
 
 
-# Probes (health, metrics) and static files are not somebody waiting for an answer.
-QUIET_BLUEPRINTS = ("health", "metrics")
+# Reads that search customers for a person or a client waiting on the answer. Status polls
+# (a segment, a job, the notification bell an open admin page asks every few seconds),
+# probes and static files are left out: they cost the node next to nothing, and an admin
+# tab left open must not slow every formation down.
+LIVE_READS = ("customer", "member", "export", "analytic", "overlap", "values")
+
+
+def is_live(method: str, endpoint: str | None) -> bool:
+    """Whether a request counts as live traffic: every write (the feed, a preview, an
+    explain - all POSTs), and the reads in LIVE_READS."""
+    if not endpoint:
+        return False
+    if method not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    view = endpoint.rsplit(".", 1)[-1].lower()
+    return any(word in view for word in LIVE_READS)

@@ -109,16 +109,18 @@ def test_unknown_job_and_segment_are_404(ready):
 
 def test_requests_mark_live_traffic_and_a_formation_gives_way_to_it(ready, redis_conn, prefix,
                                                                     monkeypatch, caplog):
-    """segments.pacing: served requests mark live traffic (probes do not), and a formation
-    run meanwhile pauses between chunks, then forms exactly as it would flat out."""
+    """segments.pacing: requests that search customers mark live traffic (probes and status
+    reads do not), and a formation run meanwhile pauses between chunks, then forms exactly
+    as it would flat out."""
     import logging
     key = f"{prefix}live-traffic"
     api = ready
     redis_conn.delete(key)
     assert api.get("/healthz").status_code in (200, 503)
     api.get("/metrics")
+    assert api.get("/api/v1/segments").status_code == 200  # a status read, like a poll
     assert not redis_conn.exists(key)
-    assert api.get("/api/v1/segments").status_code == 200
+    assert api.get("/api/v1/customers").status_code == 200
     assert redis_conn.exists(key) and 0 < redis_conn.pttl(key) <= 3000
     monkeypatch.setenv("SEGSEARCH_FORMATION_DUTY", "0.2")
     from workers.context import services_for

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from segsearch.segments.pacing import MAX_PAUSE_S, NEVER, Pacer
+from segsearch.segments.pacing import MAX_PAUSE_S, NEVER, Pacer, is_live
 
 
 @pytest.mark.parametrize(("duty", "busy", "worked", "pause"), [
@@ -46,3 +46,25 @@ def test_never_pauses():
 def test_a_duty_outside_0_1_is_refused(duty):
     with pytest.raises(ValueError):
         Pacer(lambda: True, duty)
+
+
+@pytest.mark.parametrize(("method", "endpoint", "live"), [
+    ("POST", "rules.segments_preview", True),       # previews, explain, overlap: POSTs
+    ("PUT", "feed.Customer", True),                 # the feed
+    ("POST", "feed.orders_bulk", True),
+    ("GET", "customers.Customers", True),           # member lists and customer reads
+    ("GET", "customers.export_segment", True),
+    ("GET", "admin.members", True),
+    ("GET", "analytics.segment_analytics", True),
+    ("GET", "rules.fields_values", True),
+    ("GET", "membership.job_status", False),        # polls of status: next to free
+    ("GET", "admin.status_json", False),
+    ("GET", "admin.notifications_json", False),     # the bell of an open admin page
+    ("GET", "segments.Segment", False),
+    ("GET", "health.healthz", False),
+    ("GET", "metrics.metrics_text", False),
+    ("GET", "admin.static", False),
+    ("GET", None, False),                           # no route: a 404
+])
+def test_what_counts_as_live_traffic(method, endpoint, live):
+    assert is_live(method, endpoint) is live
