@@ -30,9 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # the live feed and the real-time follower; two form ~25-40% faster but starved them
     # (bench/profiles/README.md, "The live feed beside a formation").
     "FORMATION_STREAMS": 1,
-    # The share of the time a formation writes while the API is in use (segments.pacing):
-    # it pauses between chunks so previews and the live feed keep the node's cores.
-    # 1 = never pause.
+    # The share of the time a formation writes while somebody is using the system
+    # (segments.pacing): it pauses between chunks so previews and the live feed keep the
+    # node's cores, 10 minutes in all at most. 1 = never pause.
     "FORMATION_DUTY": 0.5,
     # Contiguous ranges a CSV export reads in parallel (1 = one stream; measured at 1M:
     # bench/results, 8,655 rows/s with one, 9,984 with two).

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from segsearch.segments.pacing import MAX_PAUSE_S, NEVER, Pacer, is_live
+from segsearch.segments.pacing import BUDGET_S, MAX_PAUSE_S, NEVER, Pacer, is_live
 
 
 @pytest.mark.parametrize(("duty", "busy", "worked", "pause"), [
@@ -25,6 +25,14 @@ def test_after_sleeps_the_pause_and_adds_it_up():
     assert pacer.after(0.3) == pytest.approx(0.3)
     assert pacer.after(0.2) == pytest.approx(0.2)
     assert slept == pytest.approx([0.3, 0.2]) and pacer.paused_s == pytest.approx(0.5)
+
+
+def test_a_formation_gives_way_for_its_budget_at_most_then_writes_flat_out():
+    slept: list[float] = []
+    pacer = Pacer(lambda: True, 0.5, budget_s=5.0, sleep=slept.append)
+    assert [pacer.after(2.0) for _ in range(4)] == pytest.approx([2.0, 2.0, 1.0, 0.0])
+    assert pacer.paused_s == pytest.approx(5.0) and sum(slept) == pytest.approx(5.0)
+    assert Pacer(lambda: True, 0.5).budget_s == BUDGET_S
 
 
 def test_busy_is_not_asked_when_it_cannot_matter():
