@@ -109,7 +109,6 @@ NEVER = Pacer(lambda: False, 1.0)  # formation outside a worker (tests, the CLI)
 
 def init_app(app: Flask, live: LiveTraffic) -> None:
     """Requests that make the node work for somebody waiting mark live traffic."""
-    app.extensions["segsearch_live_traffic"] = live
 
     @app.before_request
     def _mark() -> None:
